@@ -1,0 +1,1 @@
+//! Examples of kafka-utils; the programs are in `examples/`.
