@@ -5,8 +5,47 @@
 //! checks every produce and consume, and the runtime creates topics, provisions ACLs and
 //! runs typed producers, consumers and handlers.
 //!
-//! This release holds the ground the rest stands on: [`embedded`], librdkafka's
-//! in-process mock cluster, for trying things out with nothing installed.
+//! ```
+//! use kafka_utils::prelude::*;
+//!
+//! #[derive(KafkaTopics)]
+//! pub enum ServiceTopics {
+//!     /// Incoming requests.
+//!     #[topic(name = "service.request", message = String, key = u64, partitions = 12,
+//!             replication_factor = 3,
+//!             config(retention = "7d", cleanup_policy = "delete", min_insync_replicas = 2))]
+//!     Request,
+//!     #[topic(name = "service.response", message = String, partitions = 12)]
+//!     Response,
+//! }
+//!
+//! #[derive(KafkaUsers)]
+//! pub enum ServiceUsers {
+//!     #[user(name = "my-service", groups = ["my-service-group"])]
+//!     Service,
+//!     #[user(name = "external-service")]
+//!     External,
+//! }
+//!
+//! permissions! {
+//!     ServiceUsers::Service => {
+//!         ServiceTopics::Request => [Read, Write, AutoCommitOffset],
+//!         ServiceTopics::Response => [Read, AutoCommitOffset],
+//!     },
+//!     ServiceUsers::External => { ServiceTopics::Request => [Write] },
+//! }
+//!
+//! assert_eq!(ServiceTopics::Request.name(), "service.request");
+//! assert_eq!(ServiceTopics::Request.spec().config("retention.ms"), Some("604800000"));
+//! assert!(matches!("service.response".parse(), Ok(ServiceTopics::Response)));
+//! // Topic READ, WRITE, DESCRIBE and group READ, DESCRIBE for my-service; WRITE and DESCRIBE
+//! // on service.request for external-service; READ, DESCRIBE on service.response.
+//! assert_eq!(TOPOLOGY.acl_bindings().len(), 9);
+//! ```
+//!
+//! The runtime so far: [`topology`] (what the macros declare), [`access`] (the traits the
+//! compiler checks) and [`embedded`], librdkafka's in-process mock cluster for trying things
+//! out with nothing installed.
 
 #![forbid(missing_docs)]
 #![cfg_attr(
@@ -14,7 +53,33 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod access;
 pub mod embedded;
 mod error;
+pub mod topology;
 
-pub use error::Error;
+pub use error::{Error, UnknownName};
+
+/// `#[derive(KafkaTopics)]`: see the [crate docs](crate) and [`access`].
+pub use kafka_utils_derive::KafkaTopics;
+/// `#[derive(KafkaUsers)]`: see the [crate docs](crate) and [`access`].
+pub use kafka_utils_derive::KafkaUsers;
+/// `permissions!`: see the [crate docs](crate) and [`access`].
+pub use kafka_utils_derive::permissions;
+
+/// What a service needs in scope to declare its topology.
+pub mod prelude {
+    pub use crate::access::{
+        CommittableBy, ReadableBy, Topic, TopicEnum, User, UserEnum, WritableBy,
+    };
+    pub use crate::topology::{Permission, TopicSpec, Topology, UserSpec};
+    pub use crate::{KafkaTopics, KafkaUsers, permissions};
+}
+
+/// Used by the code the macros generate; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+
+    pub use crate::error::UnknownName;
+}

@@ -1,0 +1,10 @@
+use kafka_utils::prelude::*;
+
+#[derive(KafkaTopics)]
+enum Topics {
+    #[topic(name = "orders", message = String)]
+    Orders,
+    Refunds,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use kafka_utils::prelude::*;
+
+#[derive(KafkaUsers)]
+struct Users;
+
+fn main() {}
