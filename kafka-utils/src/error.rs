@@ -4,6 +4,15 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A setting is missing, malformed or contradicts another; the message names the
+    /// variable, the value (never a password) and what is accepted.
+    #[error("{variable}{message}")]
+    Settings {
+        /// The variable, e.g. `KAFKA_SECURITY_PROTOCOL`.
+        variable: &'static str,
+        /// What is wrong with it, starting with `=\`value\`` or ` is not set`.
+        message: String,
+    },
     /// librdkafka refused or failed an operation.
     #[error("{what}: {source}")]
     Kafka {

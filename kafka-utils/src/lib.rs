@@ -56,6 +56,7 @@
 pub mod access;
 pub mod embedded;
 mod error;
+pub mod settings;
 pub mod topology;
 
 pub use error::{Error, UnknownName};

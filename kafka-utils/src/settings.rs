@@ -1,0 +1,459 @@
+//! Settings: where the cluster is, how to log in, and the client tunables.
+//!
+//! [`Settings::from_env`] reads the process environment and a `.env` file in the current
+//! directory (the process environment wins), with the variable names of the Python library
+//! this crate replaces. [`Settings::new`] and its `with_*` methods build the same value in
+//! code. Every bad value is an error that names the variable, the value and what is accepted;
+//! a password never appears in `Debug` output or in an error.
+//!
+//! | variable | default | accepted |
+//! | --- | --- | --- |
+//! | `KAFKA_BOOTSTRAP_SERVERS` | none (the embedded cluster, where a program offers it) | `host:port[,host:port...]` |
+//! | `SERVICE_NAME` | none | a declared user's name |
+//! | `KAFKA_SECURITY_PROTOCOL` | `PLAINTEXT` | `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL` |
+//! | `KAFKA_SASL_MECHANISM` | `PLAIN` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` |
+//! | `KAFKA_USERNAME`, `KAFKA_PASSWORD` | none; required with SASL | text |
+//! | `KAFKA_SSL_CAFILE` | the system's trust store | a PEM file |
+//! | `KAFKA_SSL_CERTFILE`, `KAFKA_SSL_KEYFILE` | none (no client certificate) | PEM files, both or neither |
+//! | `KAFKA_AUTO_OFFSET_RESET` | `earliest` | `earliest`, `latest`, `none` |
+//! | `KAFKA_MAX_POLL_INTERVAL_MS` | `300000` | milliseconds |
+//! | `KAFKA_MAX_POLL_RECORDS` | `500` | 1.. |
+//! | `KAFKA_ENABLE_AUTO_COMMIT` | `true` | `true`, `false` |
+//! | `KAFKA_RETRY_BACKOFF_MS` | `100` | milliseconds |
+//! | `KAFKA_COMPRESSION_TYPE` | `none` | `none`, `gzip`, `snappy`, `lz4`, `zstd` |
+//! | `KAFKA_BATCH_SIZE` | librdkafka's (1000000) | bytes |
+//! | `KAFKA_LINGER_MS` | librdkafka's (5) | milliseconds |
+//! | `KAFKA_REQUEST_TIMEOUT_MS` | `30000` | milliseconds |
+//! | `KAFKA_MAX_IN_FLIGHT_REQUESTS` | `5` | 1..=5 (idempotence needs at most 5) |
+//!
+//! ```
+//! use kafka_utils::settings::{Settings, SecurityProtocol};
+//!
+//! let env = [
+//!     ("KAFKA_BOOTSTRAP_SERVERS", "broker:9093"),
+//!     ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+//!     ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+//!     ("KAFKA_USERNAME", "my-service"),
+//!     ("KAFKA_PASSWORD", "hunter2"),
+//! ];
+//! let settings = Settings::from_lookup(|name| {
+//!     env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+//! })?;
+//! assert_eq!(settings.security_protocol, SecurityProtocol::SaslSsl);
+//! assert_eq!(settings.max_poll_records, 500);
+//! assert!(!format!("{settings:?}").contains("hunter2"));
+//!
+//! let err = Settings::from_lookup(|name| {
+//!     (name == "KAFKA_MAX_POLL_INTERVAL_MS").then(|| "5 minutes".to_string())
+//! })
+//! .unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "KAFKA_MAX_POLL_INTERVAL_MS=`5 minutes` is not accepted: expected a whole number of milliseconds"
+//! );
+//! # Ok::<(), kafka_utils::Error>(())
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+mod parse;
+
+pub use parse::Secret;
+
+/// How clients connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    /// No TLS, no login.
+    Plaintext,
+    /// TLS; a client certificate when one is configured.
+    Ssl,
+    /// SASL login without TLS.
+    SaslPlaintext,
+    /// SASL login over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The name Kafka and librdkafka use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+    fn uses_sasl(self) -> bool {
+        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
+    }
+    fn uses_tls(self) -> bool {
+        matches!(self, Self::Ssl | Self::SaslSsl)
+    }
+}
+
+/// How SASL logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaslMechanism {
+    /// `PLAIN`: the password is sent (use TLS).
+    Plain,
+    /// `SCRAM-SHA-256`
+    ScramSha256,
+    /// `SCRAM-SHA-512`
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// The name Kafka and librdkafka use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+/// Where a consumer starts in a partition its group has no offset for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoOffsetReset {
+    /// The oldest record.
+    Earliest,
+    /// Only records produced from now on.
+    Latest,
+    /// Fail instead.
+    None,
+}
+
+/// Producer compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Uncompressed.
+    None,
+    /// gzip
+    Gzip,
+    /// snappy
+    Snappy,
+    /// lz4
+    Lz4,
+    /// zstd
+    Zstd,
+}
+
+impl Compression {
+    /// The name librdkafka uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Everything a client needs to know about the cluster and itself. See the [module docs](self).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `KAFKA_BOOTSTRAP_SERVERS`; `None` means no cluster was given.
+    pub bootstrap_servers: Option<String>,
+    /// `SERVICE_NAME`: the declared user this service runs as.
+    pub service_name: Option<String>,
+    /// `KAFKA_SECURITY_PROTOCOL`
+    pub security_protocol: SecurityProtocol,
+    /// `KAFKA_SASL_MECHANISM`
+    pub sasl_mechanism: SaslMechanism,
+    /// `KAFKA_USERNAME`
+    pub username: Option<String>,
+    /// `KAFKA_PASSWORD`
+    pub password: Option<Secret>,
+    /// `KAFKA_SSL_CAFILE`
+    pub ssl_cafile: Option<PathBuf>,
+    /// `KAFKA_SSL_CERTFILE`
+    pub ssl_certfile: Option<PathBuf>,
+    /// `KAFKA_SSL_KEYFILE`
+    pub ssl_keyfile: Option<PathBuf>,
+    /// `KAFKA_AUTO_OFFSET_RESET`
+    pub auto_offset_reset: AutoOffsetReset,
+    /// `KAFKA_MAX_POLL_INTERVAL_MS`
+    pub max_poll_interval_ms: u32,
+    /// `KAFKA_MAX_POLL_RECORDS`
+    pub max_poll_records: usize,
+    /// `KAFKA_ENABLE_AUTO_COMMIT`
+    pub enable_auto_commit: bool,
+    /// `KAFKA_RETRY_BACKOFF_MS`
+    pub retry_backoff_ms: u32,
+    /// `KAFKA_COMPRESSION_TYPE`
+    pub compression: Compression,
+    /// `KAFKA_BATCH_SIZE`
+    pub batch_size: Option<u32>,
+    /// `KAFKA_LINGER_MS`
+    pub linger_ms: Option<u32>,
+    /// `KAFKA_REQUEST_TIMEOUT_MS`
+    pub request_timeout_ms: u32,
+    /// `KAFKA_MAX_IN_FLIGHT_REQUESTS`
+    pub max_in_flight_requests: u32,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("service_name", &self.service_name)
+            .field("security_protocol", &self.security_protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("ssl_cafile", &self.ssl_cafile)
+            .field("ssl_certfile", &self.ssl_certfile)
+            .field("ssl_keyfile", &self.ssl_keyfile)
+            .field("auto_offset_reset", &self.auto_offset_reset)
+            .field("max_poll_interval_ms", &self.max_poll_interval_ms)
+            .field("max_poll_records", &self.max_poll_records)
+            .field("enable_auto_commit", &self.enable_auto_commit)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("compression", &self.compression)
+            .field("batch_size", &self.batch_size)
+            .field("linger_ms", &self.linger_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_in_flight_requests", &self.max_in_flight_requests)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bootstrap_servers: None,
+            service_name: None,
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: SaslMechanism::Plain,
+            username: None,
+            password: None,
+            ssl_cafile: None,
+            ssl_certfile: None,
+            ssl_keyfile: None,
+            auto_offset_reset: AutoOffsetReset::Earliest,
+            max_poll_interval_ms: 300_000,
+            max_poll_records: 500,
+            enable_auto_commit: true,
+            retry_backoff_ms: 100,
+            compression: Compression::None,
+            batch_size: None,
+            linger_ms: None,
+            request_timeout_ms: 30_000,
+            max_in_flight_requests: 5,
+        }
+    }
+}
+
+impl Settings {
+    /// Settings for the cluster at `bootstrap_servers`, everything else at its default.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        Settings {
+            bootstrap_servers: Some(bootstrap_servers.into()),
+            ..Settings::default()
+        }
+    }
+
+    /// Reads the process environment, then `.env` in the current directory for what the
+    /// environment does not set.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_env_and_file(Path::new(".env"))
+    }
+
+    /// Like [`Settings::from_env`], with the `.env` file at `path` (a missing file is fine).
+    pub fn from_env_and_file(path: &Path) -> Result<Self, Error> {
+        let file = parse::read_env_file(path)?;
+        Self::from_lookup(|name| std::env::var(name).ok().or_else(|| file.get(name).cloned()))
+    }
+
+    /// Reads every variable through `lookup` (a variable it does not know is unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        parse::from_lookup(&lookup)
+    }
+
+    /// Sets `SERVICE_NAME`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Logs in with SASL `mechanism` as `username`, over TLS when `tls` is true.
+    pub fn with_sasl(
+        mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<String>,
+        tls: bool,
+    ) -> Self {
+        self.security_protocol = if tls {
+            SecurityProtocol::SaslSsl
+        } else {
+            SecurityProtocol::SaslPlaintext
+        };
+        self.sasl_mechanism = mechanism;
+        self.username = Some(username.into());
+        self.password = Some(Secret::new(password.into()));
+        self
+    }
+
+    /// Verifies brokers against the CA in `path` (PEM).
+    pub fn with_ssl_cafile(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_cafile = Some(path.into());
+        if self.security_protocol == SecurityProtocol::Plaintext {
+            self.security_protocol = SecurityProtocol::Ssl;
+        }
+        self
+    }
+
+    /// Presents the client certificate `cert` with its key `key` (PEM files): mutual TLS.
+    pub fn with_client_certificate(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.ssl_certfile = Some(cert.into());
+        self.ssl_keyfile = Some(key.into());
+        if self.security_protocol == SecurityProtocol::Plaintext {
+            self.security_protocol = SecurityProtocol::Ssl;
+        }
+        self
+    }
+
+    /// Sets `KAFKA_AUTO_OFFSET_RESET`.
+    pub fn with_auto_offset_reset(mut self, reset: AutoOffsetReset) -> Self {
+        self.auto_offset_reset = reset;
+        self
+    }
+
+    /// Sets `KAFKA_ENABLE_AUTO_COMMIT`.
+    pub fn with_auto_commit(mut self, enabled: bool) -> Self {
+        self.enable_auto_commit = enabled;
+        self
+    }
+
+    /// Sets `KAFKA_MAX_POLL_RECORDS`.
+    pub fn with_max_poll_records(mut self, records: usize) -> Self {
+        self.max_poll_records = records;
+        self
+    }
+
+    /// Checks that the settings hang together (what `from_env` checks too): SASL has a
+    /// username and password, TLS files exist, a client certificate has its key.
+    pub fn validate(&self) -> Result<(), Error> {
+        parse::validate(self)
+    }
+
+    /// The librdkafka properties every client of these settings shares.
+    pub fn client_config(&self) -> Result<rdkafka::ClientConfig, Error> {
+        self.validate()?;
+        let bootstrap = self
+            .bootstrap_servers
+            .as_deref()
+            .ok_or_else(|| Error::Settings {
+                variable: "KAFKA_BOOTSTRAP_SERVERS",
+                message: " is not set; set it to the cluster's `host:port` list".into(),
+            })?;
+        let mut config = rdkafka::ClientConfig::new();
+        config
+            .set("bootstrap.servers", bootstrap)
+            .set("security.protocol", self.security_protocol.as_str())
+            .set("retry.backoff.ms", self.retry_backoff_ms.to_string())
+            .set("request.timeout.ms", self.request_timeout_ms.to_string());
+        if let Some(name) = &self.service_name {
+            config.set("client.id", name);
+        }
+        if self.security_protocol.uses_sasl() {
+            config.set("sasl.mechanism", self.sasl_mechanism.as_str());
+            if let Some(username) = &self.username {
+                config.set("sasl.username", username);
+            }
+            if let Some(password) = &self.password {
+                config.set("sasl.password", password.expose());
+            }
+        }
+        if self.security_protocol.uses_tls() {
+            if let Some(ca) = &self.ssl_cafile {
+                config.set("ssl.ca.location", ca.to_string_lossy());
+            }
+            if let (Some(cert), Some(key)) = (&self.ssl_certfile, &self.ssl_keyfile) {
+                config
+                    .set("ssl.certificate.location", cert.to_string_lossy())
+                    .set("ssl.key.location", key.to_string_lossy());
+            }
+        }
+        Ok(config)
+    }
+
+    /// Producer properties: idempotent, `acks=all`, and the production tunables.
+    pub fn producer_config(&self) -> Result<rdkafka::ClientConfig, Error> {
+        let mut config = self.client_config()?;
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", self.compression.as_str())
+            .set(
+                "max.in.flight.requests.per.connection",
+                self.max_in_flight_requests.to_string(),
+            );
+        if let Some(batch) = self.batch_size {
+            config.set("batch.size", batch.to_string());
+        }
+        if let Some(linger) = self.linger_ms {
+            config.set("linger.ms", linger.to_string());
+        }
+        Ok(config)
+    }
+
+    /// Consumer properties for `group`: offsets are stored only after a message was handled
+    /// (`enable.auto.offset.store=false`) and committed from there, automatically when
+    /// `KAFKA_ENABLE_AUTO_COMMIT` is true.
+    pub fn consumer_config(&self, group: &str) -> Result<rdkafka::ClientConfig, Error> {
+        let mut config = self.client_config()?;
+        let reset = match self.auto_offset_reset {
+            AutoOffsetReset::Earliest => "earliest",
+            AutoOffsetReset::Latest => "latest",
+            AutoOffsetReset::None => "error",
+        };
+        config
+            .set("group.id", group)
+            .set("auto.offset.reset", reset)
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", self.enable_auto_commit.to_string())
+            .set(
+                "max.poll.interval.ms",
+                self.max_poll_interval_ms.to_string(),
+            )
+            .set("enable.partition.eof", "false");
+        Ok(config)
+    }
+
+    /// The declared user named by `SERVICE_NAME`.
+    pub fn service_user<E: crate::access::UserEnum>(&self) -> Result<&'static E, Error> {
+        let name = self
+            .service_name
+            .as_deref()
+            .ok_or_else(|| Error::Settings {
+                variable: "SERVICE_NAME",
+                message: format!(
+                    " is not set; set it to the declared user this service runs as: {}",
+                    parse::backticked(E::SPECS.iter().map(|s| s.name))
+                ),
+            })?;
+        E::ALL
+            .iter()
+            .find(|user| user.name() == name)
+            .ok_or_else(|| Error::Settings {
+                variable: "SERVICE_NAME",
+                message: format!(
+                    "=`{name}` is not a declared user; the declared users are {}",
+                    parse::backticked(E::SPECS.iter().map(|s| s.name))
+                ),
+            })
+    }
+}
