@@ -13,6 +13,48 @@ pub enum Error {
         /// What is wrong with it, starting with `=\`value\`` or ` is not set`.
         message: String,
     },
+    /// A value could not be encoded for its topic.
+    #[error("encoding a message for topic `{topic}`: {source}")]
+    Encode {
+        /// The topic.
+        topic: &'static str,
+        /// The codec's error.
+        #[source]
+        source: crate::codec::CodecError,
+    },
+    /// A received record could not be decoded; it was not handled, and its offset not stored.
+    #[error("decoding the record at offset {offset} of `{topic}` partition {partition}: {source}")]
+    Decode {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The record's offset.
+        offset: i64,
+        /// The codec's error.
+        #[source]
+        source: crate::codec::CodecError,
+    },
+    /// A consumer group the user may not commit for, or another misuse of the topology.
+    #[error("{0}")]
+    Topology(String),
+    /// The async runtime failed (a task panicked or was cancelled).
+    #[error("{0}")]
+    Runtime(String),
+    /// A handler failed for good on a record, which was therefore not committed.
+    #[error(
+        "handling the record at offset {offset} of `{topic}` partition {partition} failed: {message}"
+    )]
+    Handler {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The record's offset.
+        offset: i64,
+        /// What the handler said.
+        message: String,
+    },
     /// librdkafka refused or failed an operation.
     #[error("{what}: {source}")]
     Kafka {

@@ -54,8 +54,11 @@
 )]
 
 pub mod access;
+pub mod codec;
+pub mod consumer;
 pub mod embedded;
 mod error;
+pub mod producer;
 pub mod settings;
 pub mod topology;
 

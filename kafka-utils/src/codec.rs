@@ -1,0 +1,129 @@
+//! How values and keys become bytes and back.
+//!
+//! Values go through a [`Codec`]; [`Json`] (serde_json) is the default, and any type that
+//! implements `Codec<T>` can replace it (`Producer<U, MyCodec>`). Keys go through
+//! [`KafkaKey`]: strings as UTF-8, integers as decimal text (what a Python service's
+//! `str(key).encode()` gives), bytes as they are, and `()` for topics without a key.
+//!
+//! ```
+//! use kafka_utils::codec::{Codec, Json, KafkaKey};
+//!
+//! let mut bytes = Vec::new();
+//! Json.encode(&vec![1, 2, 3], &mut bytes).unwrap();
+//! assert_eq!(bytes, b"[1,2,3]");
+//! let back: Vec<i32> = Json.decode(&bytes).unwrap();
+//! assert_eq!(back, [1, 2, 3]);
+//!
+//! let mut key = Vec::new();
+//! assert!(42u64.write_key(&mut key));
+//! assert_eq!(key, b"42");
+//! assert_eq!(u64::read_key(Some(b"42")).unwrap(), 42);
+//! ```
+
+use std::fmt;
+
+/// Why a value or key could not be encoded or decoded.
+#[derive(Debug)]
+pub struct CodecError(Box<dyn std::error::Error + Send + Sync>);
+
+impl CodecError {
+    /// Wraps the underlying error.
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        CodecError(error.into())
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Turns values of `T` into bytes and back.
+pub trait Codec<T>: Clone + Send + Sync + 'static {
+    /// Appends the encoding of `value` to `out`.
+    fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>;
+    /// Decodes a value.
+    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError>;
+}
+
+/// JSON through serde_json: the default codec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+impl<T> Codec<T> for Json
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        serde_json::to_writer(out, value).map_err(CodecError::new)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        serde_json::from_slice(bytes).map_err(CodecError::new)
+    }
+}
+
+/// A record key type.
+pub trait KafkaKey: Sized + Send + Sync + 'static {
+    /// Appends the key's bytes to `out`; `false` when the record has no key.
+    fn write_key(&self, out: &mut Vec<u8>) -> bool;
+    /// Reads a key from a record's key bytes (`None`: the record has no key).
+    fn read_key(bytes: Option<&[u8]>) -> Result<Self, CodecError>;
+}
+
+impl KafkaKey for () {
+    fn write_key(&self, _: &mut Vec<u8>) -> bool {
+        false
+    }
+    fn read_key(_: Option<&[u8]>) -> Result<Self, CodecError> {
+        Ok(())
+    }
+}
+
+fn required(bytes: Option<&[u8]>) -> Result<&[u8], CodecError> {
+    bytes.ok_or_else(|| CodecError::new("the record has no key"))
+}
+
+impl KafkaKey for String {
+    fn write_key(&self, out: &mut Vec<u8>) -> bool {
+        out.extend_from_slice(self.as_bytes());
+        true
+    }
+    fn read_key(bytes: Option<&[u8]>) -> Result<Self, CodecError> {
+        String::from_utf8(required(bytes)?.to_vec()).map_err(CodecError::new)
+    }
+}
+
+impl KafkaKey for Vec<u8> {
+    fn write_key(&self, out: &mut Vec<u8>) -> bool {
+        out.extend_from_slice(self);
+        true
+    }
+    fn read_key(bytes: Option<&[u8]>) -> Result<Self, CodecError> {
+        Ok(required(bytes)?.to_vec())
+    }
+}
+
+macro_rules! integer_keys {
+    ($($t:ty),*) => {$(
+        impl KafkaKey for $t {
+            fn write_key(&self, out: &mut Vec<u8>) -> bool {
+                out.extend_from_slice(self.to_string().as_bytes());
+                true
+            }
+            fn read_key(bytes: Option<&[u8]>) -> Result<Self, CodecError> {
+                let text = std::str::from_utf8(required(bytes)?).map_err(CodecError::new)?;
+                text.parse().map_err(CodecError::new)
+            }
+        }
+    )*};
+}
+
+integer_keys!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);

@@ -1,0 +1,427 @@
+//! The typed consumer: a user reads the topics it may read, in a group it may commit for.
+//!
+//! [`Consumer<U, M>`] is bound to a declared user `U` and a message type `M`; its builder
+//! subscribes to topic types that `U` may Read *and* commit offsets of, whose messages are
+//! `M` — anything else does not compile. It delivers at least once: librdkafka's automatic
+//! offset store is off, and an offset is stored only when the application says the record
+//! was handled ([`Consumer::ack`]). Stored offsets are committed by librdkafka every
+//! `auto.commit.interval.ms` when `KAFKA_ENABLE_AUTO_COMMIT` is true, and by
+//! [`Consumer::commit`] (and on a rebalance and on [`Consumer::close`]) in any case. A record
+//! not acknowledged before a crash is received again.
+//!
+//! ```
+//! use kafka_utils::prelude::*;
+//! use kafka_utils::consumer::Consumer;
+//! use kafka_utils::embedded::EmbeddedCluster;
+//! use kafka_utils::producer::Producer;
+//! use kafka_utils::settings::Settings;
+//!
+//! #[derive(KafkaTopics)]
+//! pub enum Topics {
+//!     #[topic(name = "greetings", message = String)]
+//!     Greetings,
+//! }
+//!
+//! #[derive(KafkaUsers)]
+//! pub enum Users {
+//!     #[user(name = "greeter", groups = ["greeters"])]
+//!     Greeter,
+//! }
+//!
+//! permissions! { Users::Greeter => { Topics::Greetings => [Read, Write, AutoCommitOffset] } }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), kafka_utils::Error> {
+//! let cluster = EmbeddedCluster::start(1)?;
+//! cluster.create_topic("greetings", 1)?;
+//! let settings = Settings::new(cluster.bootstrap_servers());
+//! let producer = Producer::<users::Greeter>::new(&settings)?;
+//! producer.send(topics::Greetings, &"hello".to_string()).await?.await?;
+//!
+//! let consumer = Consumer::<users::Greeter, String>::builder(&settings)
+//!     .group("greeters")
+//!     .topic(topics::Greetings)
+//!     .build()?;
+//! let received = consumer.recv().await?;
+//! assert_eq!(received.value, "hello");
+//! assert_eq!((received.topic, received.partition, received.offset), ("greetings", 0, 0));
+//! consumer.ack(&received)?;
+//! consumer.close().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::Error;
+use crate::access::{CommittableBy, ReadableBy, Topic, User};
+use crate::codec::{Codec, CodecError, Json, KafkaKey};
+use crate::settings::Settings;
+
+/// A record received and decoded, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Received<M> {
+    /// The decoded message.
+    pub value: M,
+    /// The topic.
+    pub topic: &'static str,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The record's timestamp in milliseconds since the epoch, if it has one.
+    pub timestamp: Option<i64>,
+    /// The key's bytes, if the record has a key.
+    pub key: Option<Vec<u8>>,
+    /// The headers, in order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl<M> Received<M> {
+    /// The key as a `K`.
+    pub fn key_as<K: KafkaKey>(&self) -> Result<K, CodecError> {
+        K::read_key(self.key.as_deref())
+    }
+
+    /// The value of the first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+}
+
+/// Commits stored offsets when partitions are revoked and auto commit is off, and logs
+/// rebalances.
+pub(crate) struct GroupContext {
+    auto_commit: bool,
+}
+
+impl rdkafka::ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            tracing::info!(count = partitions.count(), "partitions revoked");
+            if !self.auto_commit {
+                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    tracing::warn!(error = %e, "committing before a rebalance failed");
+                }
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            tracing::info!(count = partitions.count(), "partitions assigned");
+        }
+    }
+}
+
+/// Builds a [`Consumer`]: the group, the topics, the codec.
+#[derive(Debug)]
+pub struct ConsumerBuilder<U: User, M, C = Json> {
+    settings: Settings,
+    group: Option<String>,
+    topics: Vec<&'static str>,
+    codec: C,
+    types: PhantomData<fn() -> (U, M)>,
+}
+
+impl<U: User, M, C> ConsumerBuilder<U, M, C> {
+    /// The consumer group: one of the user's declared groups (or, when it declares none, a
+    /// name starting with the user's name). Default: its first declared group, or its name.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Subscribes to topic `T`, which `U` may read and commit offsets of.
+    pub fn topic<T>(mut self, _topic: T) -> Self
+    where
+        T: ReadableBy<U> + CommittableBy<U> + Topic<Message = M>,
+    {
+        if !self.topics.contains(&T::NAME) {
+            self.topics.push(T::NAME);
+        }
+        self
+    }
+
+    /// Decodes with `codec` instead.
+    pub fn codec<C2: Codec<M>>(self, codec: C2) -> ConsumerBuilder<U, M, C2> {
+        ConsumerBuilder {
+            settings: self.settings,
+            group: self.group,
+            topics: self.topics,
+            codec,
+            types: PhantomData,
+        }
+    }
+
+    /// Checks the group, creates the consumer and subscribes.
+    pub fn build(self) -> Result<Consumer<U, M, C>, Error> {
+        let group = group_for::<U>(self.group)?;
+        if self.topics.is_empty() {
+            return Err(Error::Topology(format!(
+                "the consumer of user `{}` subscribes to no topic; add one with `.topic(...)`",
+                U::NAME
+            )));
+        }
+        let inner = create_consumer(&self.settings, &group, &self.topics, U::NAME)?;
+        Ok(Consumer {
+            inner: Arc::new(inner),
+            topics: self.topics,
+            codec: self.codec,
+            max_poll_records: self.settings.max_poll_records,
+            pending_error: Mutex::new(None),
+            types: PhantomData,
+        })
+    }
+}
+
+/// The group `requested` (or the default one), checked against `U`'s declaration.
+pub(crate) fn group_for<U: User>(requested: Option<String>) -> Result<String, Error> {
+    let spec = U::SPEC;
+    let group = requested.unwrap_or_else(|| {
+        spec.groups
+            .first()
+            .map(|g| g.to_string())
+            .unwrap_or_else(|| spec.name.to_string())
+    });
+    let allowed = if spec.groups.is_empty() {
+        group.starts_with(spec.name)
+    } else {
+        spec.groups.contains(&group.as_str())
+    };
+    if allowed {
+        Ok(group)
+    } else if spec.groups.is_empty() {
+        Err(Error::Topology(format!(
+            "user `{}` declares no consumer group, so its groups must start with `{}`; \
+             `{group}` does not",
+            spec.name, spec.name
+        )))
+    } else {
+        Err(Error::Topology(format!(
+            "group `{group}` is not declared for user `{}`; its groups are {}",
+            spec.name,
+            spec.groups
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+pub(crate) fn create_consumer(
+    settings: &Settings,
+    group: &str,
+    topics: &[&str],
+    user: &str,
+) -> Result<StreamConsumer<GroupContext>, Error> {
+    let context = GroupContext {
+        auto_commit: settings.enable_auto_commit,
+    };
+    let consumer: StreamConsumer<GroupContext> = settings
+        .consumer_config(group)?
+        .create_with_context(context)
+        .map_err(|e| Error::kafka(format!("creating a consumer for user `{user}`"), e))?;
+    consumer
+        .subscribe(topics)
+        .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
+    Ok(consumer)
+}
+
+/// A consumer for user `U` of topics whose messages are `M`. See the [module docs](self).
+pub struct Consumer<U: User, M, C = Json> {
+    inner: Arc<StreamConsumer<GroupContext>>,
+    topics: Vec<&'static str>,
+    codec: C,
+    max_poll_records: usize,
+    /// A decode error met inside a batch, reported by the next call.
+    pending_error: Mutex<Option<Error>>,
+    types: PhantomData<fn() -> (U, M)>,
+}
+
+impl<U: User, M, C> std::fmt::Debug for Consumer<U, M, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("user", &U::NAME)
+            .field("topics", &self.topics)
+            .finish()
+    }
+}
+
+impl<U: User, M> Consumer<U, M, Json> {
+    /// A builder with `settings` (see [`Settings::consumer_config`]).
+    pub fn builder(settings: &Settings) -> ConsumerBuilder<U, M, Json> {
+        ConsumerBuilder {
+            settings: settings.clone(),
+            group: None,
+            topics: Vec::new(),
+            codec: Json,
+            types: PhantomData,
+        }
+    }
+}
+
+pub(crate) fn static_topic(topics: &[&'static str], name: &str) -> &'static str {
+    topics.iter().find(|t| **t == name).copied().unwrap_or("?")
+}
+
+/// Copies a record's metadata and decodes its value.
+pub(crate) fn decode<M, C: Codec<M>>(
+    codec: &C,
+    topic: &'static str,
+    message: &BorrowedMessage<'_>,
+) -> Result<Received<M>, Error> {
+    let payload = message.payload().unwrap_or_default();
+    let value = codec.decode(payload).map_err(|source| Error::Decode {
+        topic: topic.to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        source,
+    })?;
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Received {
+        value,
+        topic,
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis(),
+        key: message.key().map(<[u8]>::to_vec),
+        headers,
+    })
+}
+
+impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
+    fn take_pending_error(&self) -> Result<(), Error> {
+        match self.pending_error.lock() {
+            Ok(mut pending) => pending.take().map_or(Ok(()), Err),
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn next_message(&self) -> Result<Received<M>, Error> {
+        let message = self
+            .inner
+            .recv()
+            .await
+            .map_err(|e| Error::kafka("receiving from the subscribed topics", e))?;
+        let topic = static_topic(&self.topics, message.topic());
+        decode(&self.codec, topic, &message)
+    }
+
+    /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
+    /// topic, partition and offset; it is not acknowledged.
+    pub async fn recv(&self) -> Result<Received<M>, Error> {
+        self.take_pending_error()?;
+        self.next_message().await
+    }
+
+    /// Waits for the next record, then takes those already fetched, up to
+    /// `KAFKA_MAX_POLL_RECORDS` in all.
+    pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
+        self.take_pending_error()?;
+        let mut batch = Vec::with_capacity(self.max_poll_records.min(1024));
+        batch.push(self.next_message().await?);
+        while batch.len() < self.max_poll_records {
+            match self.next_message().now_or_never() {
+                None => break,
+                Some(Ok(received)) => batch.push(received),
+                Some(Err(e)) => {
+                    if let Ok(mut pending) = self.pending_error.lock() {
+                        *pending = Some(e);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Marks `received` as handled: its offset is stored, to be committed.
+    pub fn ack(&self, received: &Received<M>) -> Result<(), Error> {
+        self.ack_offset(received.topic, received.partition, received.offset)
+    }
+
+    /// Marks the record at `offset` of `topic`/`partition` as handled (and, the partition
+    /// being handled in order, every record before it).
+    pub fn ack_offset(&self, topic: &str, partition: i32, offset: i64) -> Result<(), Error> {
+        // rd_kafka_offset_store stores offset + 1, the next record to read.
+        self.inner
+            .store_offset(topic, partition, offset)
+            .map_err(|e| {
+                Error::kafka(
+                    format!("storing offset {offset} of `{topic}` partition {partition}"),
+                    e,
+                )
+            })
+    }
+
+    /// Marks every record of `batch` as handled, one store per partition.
+    pub fn ack_batch(&self, batch: &[Received<M>]) -> Result<(), Error> {
+        let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+        for received in batch {
+            let entry = next
+                .entry((received.topic, received.partition))
+                .or_insert(received.offset + 1);
+            *entry = (*entry).max(received.offset + 1);
+        }
+        let mut list = TopicPartitionList::with_capacity(next.len());
+        for ((topic, partition), offset) in next {
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .map_err(|e| Error::kafka("building the offsets to store", e))?;
+        }
+        self.inner
+            .store_offsets(&list)
+            .map_err(|e| Error::kafka("storing the offsets of a batch", e))
+    }
+
+    /// Commits the stored offsets now and waits for the broker's answer.
+    pub async fn commit(&self) -> Result<(), Error> {
+        let inner = Arc::clone(&self.inner);
+        commit_stored(inner).await
+    }
+
+    /// Commits the stored offsets, leaves the group, and drops the consumer.
+    pub async fn close(self) -> Result<(), Error> {
+        let result = self.commit().await;
+        self.inner.unsubscribe();
+        result
+    }
+}
+
+/// Commits what is stored; "nothing to commit" is success.
+pub(crate) async fn commit_stored(
+    consumer: Arc<StreamConsumer<GroupContext>>,
+) -> Result<(), Error> {
+    let result =
+        tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync))
+            .await
+            .map_err(|e| Error::Runtime(format!("the commit task failed: {e}")))?;
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::NoOffset) => {
+            Ok(())
+        }
+        Err(e) => Err(Error::kafka("committing the stored offsets", e)),
+    }
+}

@@ -1,0 +1,446 @@
+//! The typed producer: a user sends messages to the topics it may write.
+//!
+//! [`Producer<U>`] is bound to a declared user `U`; [`Producer::send`] takes a topic type `T`
+//! and a `&T::Message`, so the compiler refuses a topic `U` has no `Write` grant on and a
+//! value of the wrong type. It is idempotent with `acks=all`. Sending is pipelined: `send`
+//! returns once the record is queued in librdkafka (waiting only when the queue is full) and
+//! hands back a [`DeliveryFuture`] for its delivery report, so a caller can have thousands
+//! of records in flight. [`Producer::send_batch`] queues many records and returns one future
+//! for all their reports. [`Producer::close`] flushes; dropping the last clone flushes too,
+//! blocking up to `KAFKA_REQUEST_TIMEOUT_MS`.
+//!
+//! ```
+//! use kafka_utils::prelude::*;
+//! use kafka_utils::embedded::EmbeddedCluster;
+//! use kafka_utils::producer::{Producer, Record};
+//! use kafka_utils::settings::Settings;
+//!
+//! #[derive(KafkaTopics)]
+//! pub enum Topics {
+//!     #[topic(name = "greetings", message = String, key = u64)]
+//!     Greetings,
+//! }
+//!
+//! #[derive(KafkaUsers)]
+//! pub enum Users {
+//!     #[user(name = "greeter")]
+//!     Greeter,
+//! }
+//!
+//! permissions! { Users::Greeter => { Topics::Greetings => [Write] } }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), kafka_utils::Error> {
+//! let cluster = EmbeddedCluster::start(1)?;
+//! cluster.create_topic("greetings", 1)?;
+//! let producer = Producer::<users::Greeter>::new(&Settings::new(cluster.bootstrap_servers()))?;
+//! let pending = producer
+//!     .send_record(topics::Greetings, Record::new(&"hello".to_string()).key(&7).header("lang", "en"))
+//!     .await?;
+//! let delivered = pending.await?;
+//! assert_eq!((delivered.partition, delivered.offset), (0, 0));
+//! producer.close().await?;
+//! # Ok(()) }
+//! ```
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::FutureExt;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use tokio::sync::{Notify, oneshot};
+
+use crate::Error;
+use crate::access::{Topic, User, WritableBy};
+use crate::codec::{Codec, Json, KafkaKey};
+use crate::settings::Settings;
+
+/// Where a record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// The topic.
+    pub topic: &'static str,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset in the partition.
+    pub offset: i64,
+}
+
+/// A record to send: the message, and optionally a key, headers and a partition.
+#[derive(Debug)]
+pub struct Record<'a, T: Topic> {
+    message: &'a T::Message,
+    key: Option<&'a T::Key>,
+    headers: Vec<(&'a str, &'a [u8])>,
+    partition: Option<i32>,
+}
+
+impl<'a, T: Topic> Record<'a, T> {
+    /// A record of `message`, no key, no headers; the partitioner picks the partition.
+    pub fn new(message: &'a T::Message) -> Self {
+        Record {
+            message,
+            key: None,
+            headers: Vec::new(),
+            partition: None,
+        }
+    }
+    /// Sets the key (records with the same key go to the same partition, in order).
+    pub fn key(mut self, key: &'a T::Key) -> Self {
+        self.key = Some(key);
+        self
+    }
+    /// Adds a header.
+    pub fn header(mut self, name: &'a str, value: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        self.headers.push((name, value.as_ref()));
+        self
+    }
+    /// Sends to this partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+}
+
+type Report = Result<Delivered, Error>;
+
+/// What librdkafka carries with each record until its delivery report.
+enum Slot {
+    One(&'static str, oneshot::Sender<Report>),
+    Batch(&'static str, Arc<BatchState>, usize),
+}
+
+struct BatchState {
+    reports: std::sync::Mutex<Vec<Option<Report>>>,
+    remaining: AtomicUsize,
+    done: Notify,
+}
+
+/// Completes delivery futures, and wakes senders waiting for queue space.
+struct DeliveryContext {
+    space: Notify,
+    waiting: AtomicUsize,
+}
+
+impl rdkafka::ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Slot>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<Slot>) {
+        let outcome = |topic: &'static str| match result {
+            Ok(message) => Ok(Delivered {
+                topic,
+                partition: message.partition(),
+                offset: message.offset(),
+            }),
+            Err((error, _)) => Err(Error::kafka(
+                format!("delivering a record to topic `{topic}`"),
+                error.clone(),
+            )),
+        };
+        match *slot {
+            Slot::One(topic, sender) => {
+                let _ = sender.send(outcome(topic));
+            }
+            Slot::Batch(topic, state, index) => {
+                if let Ok(mut reports) = state.reports.lock() {
+                    reports[index] = Some(outcome(topic));
+                }
+                if state.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    state.done.notify_one();
+                }
+            }
+        }
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.space.notify_waiters();
+        }
+    }
+}
+
+struct Inner {
+    producer: ThreadedProducer<DeliveryContext>,
+    flush_timeout: Duration,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // librdkafka purges what is still queued when the producer is destroyed.
+        if let Err(e) = self.producer.flush(self.flush_timeout) {
+            tracing::error!(error = %e, "records still queued when the producer was dropped");
+        }
+    }
+}
+
+/// A producer for user `U`, encoding values with `C`. Cheap to clone; clones share one
+/// librdkafka producer. See the [module docs](self).
+pub struct Producer<U: User, C = Json> {
+    inner: Arc<Inner>,
+    codec: C,
+    user: PhantomData<fn() -> U>,
+}
+
+impl<U: User, C: Clone> Clone for Producer<U, C> {
+    fn clone(&self) -> Self {
+        Producer {
+            inner: Arc::clone(&self.inner),
+            codec: self.codec.clone(),
+            user: PhantomData,
+        }
+    }
+}
+
+impl<U: User, C> std::fmt::Debug for Producer<U, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("user", &U::NAME)
+            .field("in_flight", &self.inner.producer.in_flight_count())
+            .finish()
+    }
+}
+
+impl<U: User> Producer<U, Json> {
+    /// A JSON producer with `settings` (see [`Settings::producer_config`]).
+    pub fn new(settings: &Settings) -> Result<Self, Error> {
+        Self::with_codec(settings, Json)
+    }
+}
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
+impl<U: User, C> Producer<U, C> {
+    /// A producer with `settings` that encodes values with `codec`.
+    pub fn with_codec(settings: &Settings, codec: C) -> Result<Self, Error> {
+        let config = settings.producer_config()?;
+        let context = DeliveryContext {
+            space: Notify::new(),
+            waiting: AtomicUsize::new(0),
+        };
+        let producer = config
+            .create_with_context(context)
+            .map_err(|e| Error::kafka(format!("creating a producer for user `{}`", U::NAME), e))?;
+        Ok(Producer {
+            inner: Arc::new(Inner {
+                producer,
+                flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
+            }),
+            codec,
+            user: PhantomData,
+        })
+    }
+
+    /// Queues `message` for topic `T` and returns the future of its delivery report.
+    pub async fn send<T>(&self, topic: T, message: &T::Message) -> Result<DeliveryFuture, Error>
+    where
+        T: WritableBy<U>,
+        T::Key: KafkaKey,
+        C: Codec<T::Message>,
+    {
+        self.send_record(topic, Record::new(message)).await
+    }
+
+    /// Queues `record` for topic `T` and returns the future of its delivery report.
+    pub async fn send_record<T>(
+        &self,
+        _topic: T,
+        record: Record<'_, T>,
+    ) -> Result<DeliveryFuture, Error>
+    where
+        T: WritableBy<U>,
+        T::Key: KafkaKey,
+        C: Codec<T::Message>,
+    {
+        let (sender, receiver) = oneshot::channel();
+        self.enqueue(&record, Box::new(Slot::One(T::NAME, sender)))
+            .await?;
+        Ok(DeliveryFuture { receiver })
+    }
+
+    /// Queues every record for topic `T`, in order, and returns one future for all their
+    /// reports (in the same order).
+    pub async fn send_batch<'a, T>(
+        &self,
+        _topic: T,
+        records: impl IntoIterator<Item = Record<'a, T>>,
+    ) -> Result<BatchDelivery, Error>
+    where
+        T: WritableBy<U>,
+        T::Key: KafkaKey,
+        T::Message: 'a,
+        C: Codec<T::Message>,
+    {
+        let records: Vec<Record<'a, T>> = records.into_iter().collect();
+        let state = Arc::new(BatchState {
+            reports: std::sync::Mutex::new((0..records.len()).map(|_| None).collect()),
+            remaining: AtomicUsize::new(records.len()),
+            done: Notify::new(),
+        });
+        for (index, record) in records.iter().enumerate() {
+            let slot = Box::new(Slot::Batch(T::NAME, Arc::clone(&state), index));
+            if let Err(e) = self.enqueue(record, slot).await {
+                // Not queued: report it in its place so the batch still completes.
+                if let Ok(mut reports) = state.reports.lock() {
+                    reports[index] = Some(Err(e));
+                }
+                state.remaining.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        Ok(BatchDelivery { state })
+    }
+
+    async fn enqueue<T>(&self, record: &Record<'_, T>, slot: Box<Slot>) -> Result<(), Error>
+    where
+        T: Topic,
+        T::Key: KafkaKey,
+        C: Codec<T::Message>,
+    {
+        let mut slot = slot;
+        loop {
+            let attempt = BUFFERS.with(|buffers| {
+                let (payload, key) = &mut *buffers.borrow_mut();
+                payload.clear();
+                key.clear();
+                self.codec
+                    .encode(record.message, payload)
+                    .map_err(|e| Error::Encode {
+                        topic: T::NAME,
+                        source: e,
+                    })?;
+                let has_key = record.key.is_some_and(|k| k.write_key(key));
+                let mut base =
+                    BaseRecord::with_opaque_to(T::NAME, slot).payload(payload.as_slice());
+                if has_key {
+                    base = base.key(key.as_slice());
+                }
+                if let Some(partition) = record.partition {
+                    base = base.partition(partition);
+                }
+                if !record.headers.is_empty() {
+                    let headers = record
+                        .headers
+                        .iter()
+                        .fold(OwnedHeaders::new(), |h, (k, v)| {
+                            h.insert(Header {
+                                key: k,
+                                value: Some(*v),
+                            })
+                        });
+                    base = base.headers(headers);
+                }
+                match self.inner.producer.send(base) {
+                    Ok(()) => Ok(None),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), base)) => {
+                        Ok(Some(base.delivery_opaque))
+                    }
+                    Err((e, _)) => Err(Error::kafka(
+                        format!("queueing a record for topic `{}`", T::NAME),
+                        e,
+                    )),
+                }
+            })?;
+            match attempt {
+                None => return Ok(()),
+                Some(returned) => {
+                    slot = returned;
+                    self.wait_for_space().await;
+                }
+            }
+        }
+    }
+
+    /// Waits until a delivery report frees queue space (or a short while passes).
+    async fn wait_for_space(&self) {
+        let context = self.inner.producer.context();
+        context.waiting.fetch_add(1, Ordering::AcqRel);
+        let notified = context.space.notified();
+        let _ = tokio::time::timeout(Duration::from_millis(10), notified).await;
+        context.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How many records are queued or in flight.
+    pub fn in_flight(&self) -> i32 {
+        self.inner.producer.in_flight_count()
+    }
+
+    /// Waits until every queued record was delivered or failed, up to `timeout`.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.producer.flush(timeout))
+            .await
+            .map_err(|e| Error::Runtime(format!("the flush task failed: {e}")))?
+            .map_err(|e| Error::kafka("flushing the producer", e))
+    }
+
+    /// Flushes (up to `KAFKA_REQUEST_TIMEOUT_MS`) and drops this handle.
+    pub async fn close(self) -> Result<(), Error> {
+        let timeout = self.inner.flush_timeout;
+        self.flush(timeout).await
+    }
+}
+
+/// The delivery report of one record: resolves once the broker acknowledged it (or it
+/// failed for good).
+#[derive(Debug)]
+#[must_use = "a delivery report says whether the record was written"]
+pub struct DeliveryFuture {
+    receiver: oneshot::Receiver<Report>,
+}
+
+impl std::future::Future for DeliveryFuture {
+    type Output = Result<Delivered, Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.receiver.poll_unpin(cx).map(|result| {
+            result.unwrap_or_else(|_| {
+                Err(Error::Runtime(
+                    "the producer was dropped before the record's delivery report".into(),
+                ))
+            })
+        })
+    }
+}
+
+/// The delivery reports of a batch, in the order the records were given.
+#[must_use = "delivery reports say whether the records were written"]
+pub struct BatchDelivery {
+    state: Arc<BatchState>,
+}
+
+impl std::fmt::Debug for BatchDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchDelivery")
+            .field("remaining", &self.state.remaining.load(Ordering::Acquire))
+            .finish()
+    }
+}
+
+impl BatchDelivery {
+    /// Waits for every report.
+    pub async fn wait(self) -> Vec<Result<Delivered, Error>> {
+        loop {
+            let notified = self.state.done.notified();
+            if self.state.remaining.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
+        let mut reports = match self.state.reports.lock() {
+            Ok(reports) => reports,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        reports
+            .drain(..)
+            .map(|r| r.unwrap_or_else(|| Err(Error::Runtime("missing delivery report".into()))))
+            .collect()
+    }
+}
