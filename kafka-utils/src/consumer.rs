@@ -111,10 +111,10 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             tracing::info!(count = partitions.count(), "partitions revoked");
-            if !self.auto_commit {
-                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-                    tracing::warn!(error = %e, "committing before a rebalance failed");
-                }
+            if !self.auto_commit
+                && let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
+            {
+                tracing::warn!(error = %e, "committing before a rebalance failed");
             }
         }
     }
