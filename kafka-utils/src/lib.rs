@@ -54,6 +54,7 @@
 )]
 
 pub mod access;
+pub mod app;
 pub mod codec;
 pub mod consumer;
 pub mod embedded;
