@@ -1,102 +1,109 @@
-//! Quickstart: produce a message and consume it back.
+//! Quickstart: declare a topic and a user, produce a message, handle it.
 //!
 //! ```sh
 //! cargo run -p kafka-utils-examples --example quickstart
 //! ```
 //!
 //! With no `KAFKA_BOOTSTRAP_SERVERS` set it runs on the embedded default, librdkafka's
-//! in-process mock cluster, and says so; with it set, on that cluster (PLAINTEXT).
+//! in-process mock cluster, and says so; with it set, on that cluster, with every other
+//! setting from the environment and `.env` as a service would (the topic must exist there).
 
-use std::time::Duration;
-
-use futures::StreamExt;
+use kafka_utils::app::{App, Context};
 use kafka_utils::embedded::EmbeddedCluster;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::types::RDKafkaErrorCode;
+use kafka_utils::prelude::*;
+use kafka_utils::producer::{Producer, Record};
+use kafka_utils::settings::Settings;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
-const TOPIC: &str = "quickstart.greetings";
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// What the quickstart sends.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Greeting {
+    pub text: String,
+    pub from_pid: u32,
+}
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[derive(Debug, KafkaTopics)]
+pub enum Topics {
+    /// Greetings, keyed by sender.
+    #[topic(name = "quickstart.greetings", message = Greeting, key = String, partitions = 1)]
+    Greetings,
+}
 
-async fn ensure_topic(bootstrap: &str) -> Result<(), BoxError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
-    let topic = NewTopic::new(TOPIC, 1, TopicReplication::Fixed(1));
-    for result in admin.create_topics([&topic], &AdminOptions::new()).await? {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => return Err(format!("creating topic `{name}`: {code}").into()),
-        }
-    }
-    Ok(())
+#[derive(Debug, KafkaUsers)]
+pub enum Users {
+    #[user(name = "quickstart", groups = ["quickstart"])]
+    Quickstart,
+}
+
+permissions! {
+    Users::Quickstart => { Topics::Greetings => [Read, Write, AutoCommitOffset] },
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut settings = Settings::from_env()?;
     // Keep the embedded cluster alive for the whole run.
-    let embedded;
-    let bootstrap = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-        Ok(servers) if !servers.trim().is_empty() => {
+    let _embedded = match &settings.bootstrap_servers {
+        Some(servers) => {
             println!("quickstart: using the cluster at KAFKA_BOOTSTRAP_SERVERS={servers}");
-            ensure_topic(&servers).await?;
-            servers
+            None
         }
-        _ => {
-            embedded = EmbeddedCluster::start(1)?;
-            embedded.create_topic(TOPIC, 1)?;
-            let servers = embedded.bootstrap_servers();
+        None => {
+            let cluster = EmbeddedCluster::start(1)?;
+            for topic in TOPOLOGY.topics() {
+                cluster.create_topic(topic.name, topic.partitions.unwrap_or(1))?;
+            }
             println!(
                 "quickstart: KAFKA_BOOTSTRAP_SERVERS is not set, so running on the embedded \
-                 default (librdkafka's in-process mock cluster at {servers})"
+                 default (librdkafka's in-process mock cluster at {})",
+                cluster.bootstrap_servers()
             );
-            servers
+            settings.bootstrap_servers = Some(cluster.bootstrap_servers());
+            Some(cluster)
         }
     };
 
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("enable.idempotence", "true")
-        .create()?;
-    let text = format!("hello from kafka-utils, pid {}", std::process::id());
-    let delivery = producer
-        .send(
-            FutureRecord::to(TOPIC).key("greeting").payload(&text),
-            TIMEOUT,
-        )
-        .await
-        .map_err(|(e, _)| e)?;
+    let producer = Producer::<users::Quickstart>::new(&settings)?;
+    let greeting = Greeting {
+        text: "hello from kafka-utils".into(),
+        from_pid: std::process::id(),
+    };
+    let key = "quickstart".to_string();
+    let delivered = producer
+        .send_record(topics::Greetings, Record::new(&greeting).key(&key))
+        .await?
+        .await?;
     println!(
-        "produced: {text:?} to {TOPIC} partition {} offset {}",
-        delivery.partition, delivery.offset
+        "produced: {greeting:?} to {} partition {} offset {}",
+        delivered.topic, delivered.partition, delivered.offset
     );
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", format!("quickstart-{}", std::process::id()))
-        .set("auto.offset.reset", "earliest")
-        .create()?;
-    consumer.subscribe(&[TOPIC])?;
-    let mut stream = consumer.stream();
-    loop {
-        let message = tokio::time::timeout(TIMEOUT, stream.next())
-            .await
-            .map_err(|_| format!("no message from {TOPIC} within {TIMEOUT:?}"))?
-            .ok_or("the consumer stream ended")??;
-        let payload = String::from_utf8_lossy(message.payload().unwrap_or_default());
-        if payload == text {
-            println!(
-                "consumed: {payload:?} from {TOPIC} partition {} offset {}",
-                message.partition(),
-                message.offset()
-            );
-            return Ok(());
-        }
-    }
+    // Handle greetings until ours has come back, then stop gracefully.
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+    let pid = greeting.from_pid;
+    let app = App::<users::Quickstart>::new(&settings)?.handle(
+        topics::Greetings,
+        move |greeting: Greeting, ctx: Context<users::Quickstart>| {
+            let seen = seen_tx.clone();
+            async move {
+                println!(
+                    "consumed: {greeting:?} from {} partition {} offset {}",
+                    ctx.topic, ctx.partition, ctx.offset
+                );
+                if greeting.from_pid == pid {
+                    let _ = seen.send(());
+                }
+                Ok::<(), std::convert::Infallible>(())
+            }
+        },
+    );
+    let wait = async move {
+        let _ = seen_rx.recv().await;
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), app.run_until(wait))
+        .await
+        .map_err(|_| "the greeting did not come back within 60 s")??;
+    producer.close().await?;
+    Ok(())
 }

@@ -223,6 +223,94 @@ impl TestCluster {
         config
     }
 
+    /// kafka-utils settings for the PLAINTEXT listener (super user).
+    pub fn settings(&self) -> kafka_utils::settings::Settings {
+        kafka_utils::settings::Settings::new(&self.bootstrap)
+    }
+
+    /// kafka-utils settings that log in as `user` with `mechanism` over `transport`.
+    pub fn sasl_settings(
+        &self,
+        transport: Transport,
+        mechanism: Mechanism,
+        user: &TestUser,
+    ) -> kafka_utils::settings::Settings {
+        use kafka_utils::settings::{SaslMechanism, Settings};
+        let (bootstrap, tls) = match transport {
+            Transport::Plaintext => (
+                Self::require(
+                    self.sasl_plaintext.as_deref(),
+                    "KAFKA_TEST_SASL_PLAINTEXT_BOOTSTRAP",
+                ),
+                false,
+            ),
+            Transport::Tls => (
+                Self::require(self.sasl_ssl.as_deref(), "KAFKA_TEST_SASL_SSL_BOOTSTRAP"),
+                true,
+            ),
+        };
+        let mechanism = match mechanism {
+            Mechanism::Plain => SaslMechanism::Plain,
+            Mechanism::ScramSha256 => SaslMechanism::ScramSha256,
+            Mechanism::ScramSha512 => SaslMechanism::ScramSha512,
+        };
+        let settings = Settings::new(bootstrap)
+            .with_service_name(user.name)
+            .with_sasl(mechanism, user.name, user.password.clone(), tls);
+        if tls {
+            settings.with_ssl_cafile(self.ca_file())
+        } else {
+            settings
+        }
+    }
+
+    /// Deletes `name` if it exists and creates it anew, empty, with `partitions` partitions.
+    pub async fn recreate_topic(&self, name: &str, partitions: i32) {
+        let admin = self.admin();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let _ = admin.delete_topics(&[name], &options).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+            let results = admin
+                .create_topics([&topic], &options)
+                .await
+                .expect("CreateTopics request");
+            match results.into_iter().next() {
+                Some(Ok(_)) => return,
+                Some(Err((_, code))) if std::time::Instant::now() < deadline => {
+                    // Still being deleted.
+                    let _ = code;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Some(Err((topic, code))) => panic!("could not recreate topic `{topic}`: {code}"),
+                None => panic!("no CreateTopics result for `{name}`"),
+            }
+        }
+    }
+
+    /// The offset `group` has committed for partition `partition` of `topic`, if any.
+    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = self
+            .plaintext_config()
+            .set("group.id", group)
+            .create()
+            .expect("consumer for committed offsets");
+        let mut list = rdkafka::TopicPartitionList::new();
+        list.add_partition(topic, partition);
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(30))
+            .expect("committed offsets");
+        match committed
+            .find_partition(topic, partition)
+            .map(|p| p.offset())
+        {
+            Some(rdkafka::Offset::Offset(offset)) => Some(offset),
+            _ => None,
+        }
+    }
+
     /// An admin client on the PLAINTEXT listener (super user).
     pub fn admin(&self) -> AdminClient<DefaultClientContext> {
         self.plaintext_config()
