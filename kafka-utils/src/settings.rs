@@ -197,6 +197,8 @@ pub struct Settings {
     pub request_timeout_ms: u32,
     /// `KAFKA_MAX_IN_FLIGHT_REQUESTS`
     pub max_in_flight_requests: u32,
+    /// Further librdkafka properties, set last (see [`Settings::with_client_property`]).
+    pub client_properties: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Settings {
@@ -221,6 +223,21 @@ impl fmt::Debug for Settings {
             .field("linger_ms", &self.linger_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("max_in_flight_requests", &self.max_in_flight_requests)
+            .field(
+                "client_properties",
+                &self
+                    .client_properties
+                    .iter()
+                    .map(|(k, v)| {
+                        let shown = if k.contains("password") || k.contains("secret") {
+                            "***"
+                        } else {
+                            v.as_str()
+                        };
+                        format!("{k}={shown}")
+                    })
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -247,6 +264,7 @@ impl Default for Settings {
             linger_ms: None,
             request_timeout_ms: 30_000,
             max_in_flight_requests: 5,
+            client_properties: Vec::new(),
         }
     }
 }
@@ -343,6 +361,17 @@ impl Settings {
         self
     }
 
+    /// Sets a librdkafka property this type has no field for (e.g. `session.timeout.ms`);
+    /// it is applied last, over what the settings derive.
+    pub fn with_client_property(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.client_properties.push((key.into(), value.into()));
+        self
+    }
+
     /// Checks that the settings hang together (what `from_env` checks too): SASL has a
     /// username and password, TLS files exist, a client certificate has its key.
     pub fn validate(&self) -> Result<(), Error> {
@@ -387,7 +416,7 @@ impl Settings {
                     .set("ssl.key.location", key.to_string_lossy());
             }
         }
-        Ok(config)
+        Ok(self.apply_client_properties(config))
     }
 
     /// Producer properties: idempotent, `acks=all`, and the production tunables.
@@ -407,7 +436,7 @@ impl Settings {
         if let Some(linger) = self.linger_ms {
             config.set("linger.ms", linger.to_string());
         }
-        Ok(config)
+        Ok(self.apply_client_properties(config))
     }
 
     /// Consumer properties for `group`: offsets are stored only after a message was handled
@@ -430,7 +459,14 @@ impl Settings {
                 self.max_poll_interval_ms.to_string(),
             )
             .set("enable.partition.eof", "false");
-        Ok(config)
+        Ok(self.apply_client_properties(config))
+    }
+
+    fn apply_client_properties(&self, mut config: rdkafka::ClientConfig) -> rdkafka::ClientConfig {
+        for (key, value) in &self.client_properties {
+            config.set(key, value);
+        }
+        config
     }
 
     /// The declared user named by `SERVICE_NAME`.

@@ -243,6 +243,7 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Set
             defaults.max_in_flight_requests,
             "requests",
         )?,
+        client_properties: Vec::new(),
     };
     validate(&settings)?;
     Ok(settings)
