@@ -54,6 +54,7 @@
 )]
 
 pub mod access;
+pub mod acl;
 pub mod app;
 pub mod codec;
 pub mod consumer;

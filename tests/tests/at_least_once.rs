@@ -217,7 +217,7 @@ async fn graceful_stop_commits_exactly_what_was_handled() {
         .expect("the app stops")
         .expect("the app ran without error");
     let handled = handled.load(Ordering::SeqCst);
-    assert!(handled >= 40 && handled < 100, "{handled}");
+    assert!((40..100).contains(&handled), "{handled}");
     assert_eq!(last.load(Ordering::SeqCst), handled as i64 - 1);
     assert_eq!(
         cluster.committed_offset("alo-graceful", "alo.graceful", 0),
