@@ -42,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -237,30 +238,38 @@ impl<U: User, C> Producer<U, C> {
     }
 
     /// Queues `message` for topic `T` and returns the future of its delivery report.
-    pub async fn send<T>(&self, topic: T, message: &T::Message) -> Result<DeliveryFuture, Error>
+    ///
+    /// (A plain `fn` returning a future, so that a missing grant is one error at the call.)
+    pub fn send<'a, T>(
+        &'a self,
+        topic: T,
+        message: &'a T::Message,
+    ) -> impl Future<Output = Result<DeliveryFuture, Error>> + 'a
     where
         T: WritableBy<U>,
         T::Key: KafkaKey,
         C: Codec<T::Message>,
     {
-        self.send_record(topic, Record::new(message)).await
+        self.send_record(topic, Record::new(message))
     }
 
     /// Queues `record` for topic `T` and returns the future of its delivery report.
-    pub async fn send_record<T>(
-        &self,
+    pub fn send_record<'a, T>(
+        &'a self,
         _topic: T,
-        record: Record<'_, T>,
-    ) -> Result<DeliveryFuture, Error>
+        record: Record<'a, T>,
+    ) -> impl Future<Output = Result<DeliveryFuture, Error>> + 'a
     where
         T: WritableBy<U>,
         T::Key: KafkaKey,
         C: Codec<T::Message>,
     {
-        let (sender, receiver) = oneshot::channel();
-        self.enqueue(&record, Box::new(Slot::One(T::NAME, sender)))
-            .await?;
-        Ok(DeliveryFuture { receiver })
+        async move {
+            let (sender, receiver) = oneshot::channel();
+            self.enqueue(&record, Box::new(Slot::One(T::NAME, sender)))
+                .await?;
+            Ok(DeliveryFuture { receiver })
+        }
     }
 
     /// Queues every record for topic `T`, in order, and returns one future for all their
