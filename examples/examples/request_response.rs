@@ -1,0 +1,178 @@
+//! Request/response between two users: a shop sends order requests, the order service
+//! answers each on the response topic, keyed by order id.
+//!
+//! ```sh
+//! cargo run -p kafka-utils-examples --example request_response
+//! ```
+//!
+//! Each side can do only what its grants say: the shop may write requests and read
+//! responses, the service may read requests and write responses. Runs on the embedded
+//! cluster unless `KAFKA_BOOTSTRAP_SERVERS` is set (the topics must exist there).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafka_utils::app::{App, Context};
+use kafka_utils::consumer::Consumer;
+use kafka_utils::embedded::EmbeddedCluster;
+use kafka_utils::prelude::*;
+use kafka_utils::producer::{Producer, Record};
+use kafka_utils::settings::Settings;
+use serde::{Deserialize, Serialize};
+
+/// A shop asks for an order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub id: u64,
+    pub item: String,
+    pub quantity: u32,
+}
+
+/// The order service's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderResponse {
+    pub id: u64,
+    pub accepted: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, KafkaTopics)]
+pub enum ServiceTopics {
+    /// Incoming order requests.
+    #[topic(name = "service.request", message = OrderRequest, key = u64, partitions = 3,
+            config(retention = "7d", cleanup_policy = "delete"))]
+    Request,
+    /// Answers, keyed like their request.
+    #[topic(name = "service.response", message = OrderResponse, key = u64, partitions = 3)]
+    Response,
+}
+
+#[derive(Debug, KafkaUsers)]
+pub enum ServiceUsers {
+    /// The order service.
+    #[user(name = "my-service", groups = ["my-service-group"])]
+    Service,
+    /// A shop that places orders.
+    #[user(name = "external-service", groups = ["external-service-responses"])]
+    External,
+}
+
+permissions! {
+    ServiceUsers::Service => {
+        ServiceTopics::Request => [Read, AutoCommitOffset],
+        ServiceTopics::Response => [Write],
+    },
+    ServiceUsers::External => {
+        ServiceTopics::Request => [Write],
+        ServiceTopics::Response => [Read, AutoCommitOffset],
+    },
+}
+
+/// The order service's handler: accept small orders, refuse large ones.
+async fn handle_request(
+    request: OrderRequest,
+    ctx: Context<service_users::Service>,
+) -> Result<(), kafka_utils::Error> {
+    let response = if request.quantity <= 10 {
+        OrderResponse {
+            id: request.id,
+            accepted: true,
+            reason: None,
+        }
+    } else {
+        OrderResponse {
+            id: request.id,
+            accepted: false,
+            reason: Some(format!(
+                "{} × {} is more than we keep",
+                request.quantity, request.item
+            )),
+        }
+    };
+    ctx.producer
+        .send_record(
+            service_topics::Response,
+            Record::new(&response).key(&request.id),
+        )
+        .await?
+        .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut settings = Settings::from_env()?;
+    let _embedded = if settings.bootstrap_servers.is_none() {
+        let cluster = EmbeddedCluster::start(1)?;
+        for topic in TOPOLOGY.topics() {
+            cluster.create_topic(topic.name, topic.partitions.unwrap_or(1))?;
+        }
+        println!(
+            "request_response: on the embedded cluster at {}",
+            cluster.bootstrap_servers()
+        );
+        settings.bootstrap_servers = Some(cluster.bootstrap_servers());
+        Some(cluster)
+    } else {
+        None
+    };
+
+    // The shop: send five requests.
+    let shop = Producer::<service_users::External>::new(&settings)?;
+    let requests: Vec<OrderRequest> = (1..=5)
+        .map(|id| OrderRequest {
+            id,
+            item: "tea".into(),
+            quantity: (id * 4) as u32,
+        })
+        .collect();
+    let mut pending = Vec::new();
+    for request in &requests {
+        pending.push(
+            shop.send_record(
+                service_topics::Request,
+                Record::new(request).key(&request.id),
+            )
+            .await?,
+        );
+    }
+    for delivery in pending {
+        delivery.await?;
+    }
+    println!("shop: sent {} requests", requests.len());
+
+    // The shop's response reader; the service runs until every answer is in.
+    let responses = Consumer::<service_users::External, OrderResponse>::builder(&settings)
+        .topic(service_topics::Response)
+        .build()?;
+    let service = App::<service_users::Service>::new(&settings)?
+        .handle(service_topics::Request, handle_request);
+    let collect = async {
+        let mut answers = BTreeMap::new();
+        while answers.len() < requests.len() {
+            match responses.recv().await {
+                Ok(response) => {
+                    responses.ack(&response).ok();
+                    answers.insert(response.value.id, response.value);
+                }
+                Err(e) => eprintln!("shop: {e}"),
+            }
+        }
+        for answer in answers.values() {
+            println!(
+                "shop: order {} {}",
+                answer.id,
+                match &answer.reason {
+                    None => "accepted".to_string(),
+                    Some(reason) => format!("refused: {reason}"),
+                }
+            );
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), service.run_until(collect))
+        .await
+        .map_err(|_| "not every answer came back within 60 s")??;
+    responses.close().await?;
+    shop.close().await?;
+    Ok(())
+}
