@@ -141,10 +141,10 @@ async fn typed_produce(settings: &Settings, count: u64, body: &str) -> Result<f6
     let mut pending = VecDeque::with_capacity(100_001);
     for id in 0..count {
         pending.push_back(producer.send(topics::Typed, &payload(id, body)).await?);
-        if pending.len() > 100_000 {
-            if let Some(oldest) = pending.pop_front() {
-                oldest.await?;
-            }
+        if pending.len() > 100_000
+            && let Some(oldest) = pending.pop_front()
+        {
+            oldest.await?;
         }
     }
     for delivery in pending {
