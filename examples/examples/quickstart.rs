@@ -6,7 +6,7 @@
 //!
 //! With no `KAFKA_BOOTSTRAP_SERVERS` set it runs on the embedded default, librdkafka's
 //! in-process mock cluster, and says so; with it set, on that cluster, with every other
-//! setting from the environment and `.env` as a service would (the topic must exist there).
+//! setting from the environment and `.env` as a service would (creating the topic there).
 
 use kafka_utils::app::{App, Context};
 use kafka_utils::embedded::EmbeddedCluster;
@@ -40,6 +40,32 @@ permissions! {
     Users::Quickstart => { Topics::Greetings => [Read, Write, AutoCommitOffset] },
 }
 
+/// Creates the declared topics on a real cluster (one that exists already is fine).
+async fn create_topics(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::types::RDKafkaErrorCode;
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        settings.client_config()?.create()?;
+    let topics: Vec<NewTopic<'_>> = TOPOLOGY
+        .topics()
+        .map(|t| {
+            let replication = t.replication_factor.map_or(-1, i32::from);
+            NewTopic::new(
+                t.name,
+                t.partitions.unwrap_or(-1),
+                TopicReplication::Fixed(replication),
+            )
+        })
+        .collect();
+    for result in admin.create_topics(&topics, &AdminOptions::new()).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(format!("creating topic `{topic}`: {code}").into()),
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings = Settings::from_env()?;
@@ -47,6 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _embedded = match &settings.bootstrap_servers {
         Some(servers) => {
             println!("quickstart: using the cluster at KAFKA_BOOTSTRAP_SERVERS={servers}");
+            create_topics(&settings).await?;
             None
         }
         None => {
