@@ -339,14 +339,33 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// Waits for the next record, then takes those already fetched, up to
     /// `KAFKA_MAX_POLL_RECORDS` in all.
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
+        use futures::StreamExt;
         self.take_pending_error()?;
+        // One message stream for the whole batch: it registers its waker once.
+        let mut stream = self.inner.stream();
         let mut batch = Vec::with_capacity(self.max_poll_records.min(1024));
-        batch.push(self.next_message().await?);
         while batch.len() < self.max_poll_records {
-            match self.next_message().now_or_never() {
+            let next = if batch.is_empty() {
+                stream.next().await
+            } else {
+                match stream.next().now_or_never() {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            let decoded = match next {
+                Some(Ok(message)) => {
+                    let topic = static_topic(&self.topics, message.topic());
+                    decode(&self.codec, topic, &message)
+                }
+                Some(Err(e)) => Err(Error::kafka("receiving from the subscribed topics", e)),
                 None => break,
-                Some(Ok(received)) => batch.push(received),
-                Some(Err(e)) => {
+            };
+            match decoded {
+                Ok(received) => batch.push(received),
+                Err(e) if batch.is_empty() => return Err(e),
+                Err(e) => {
+                    // Report it after the records before it.
                     if let Ok(mut pending) = self.pending_error.lock() {
                         *pending = Some(e);
                     }
