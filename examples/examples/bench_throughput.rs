@@ -9,8 +9,8 @@
 //! reads them back through a raw `BaseConsumer` and through the typed `Consumer`, each side
 //! doing the same work a real program must: the raw side encodes and decodes JSON with
 //! serde_json too, and counts its delivery reports. Each measurement runs `BENCH_ROUNDS`
-//! (default 2) times, raw and typed alternating; the best round of each is reported, with the
-//! typed/raw ratio. It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are created).
+//! (default 3) times, raw and typed alternating; both consumers read the same topic; the best
+//! round of each is reported, with the typed/raw ratio. It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are created).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -155,10 +155,15 @@ async fn typed_produce(settings: &Settings, count: u64, body: &str) -> Result<f6
     Ok(count as f64 / secs)
 }
 
-fn raw_consume(config: &ClientConfig, topic: &str, count: u64) -> Result<f64, BoxError> {
+fn raw_consume(
+    config: &ClientConfig,
+    topic: &str,
+    count: u64,
+    group: String,
+) -> Result<f64, BoxError> {
     let consumer: BaseConsumer = config
         .clone()
-        .set("group.id", format!("bench-raw-{}", std::process::id()))
+        .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .create()?;
     consumer.subscribe(&[topic])?;
@@ -182,9 +187,9 @@ fn raw_consume(config: &ClientConfig, topic: &str, count: u64) -> Result<f64, Bo
     Ok(count as f64 / secs)
 }
 
-async fn typed_consume(settings: &Settings, count: u64, round: usize) -> Result<f64, BoxError> {
+async fn typed_consume(settings: &Settings, count: u64, group: String) -> Result<f64, BoxError> {
     let consumer = Consumer::<users::Bench, Payload>::builder(settings)
-        .group(format!("bench-typed-{}-{round}", std::process::id()))
+        .group(group)
         .topic(topics::Typed)
         .build()?;
     let mut seen = 0u64;
@@ -223,7 +228,7 @@ async fn main() -> Result<(), BoxError> {
         );
     }
     let count = env_number("BENCH_MESSAGES", 1_000_000);
-    let rounds = env_number("BENCH_ROUNDS", 2).max(1) as usize;
+    let rounds = env_number("BENCH_ROUNDS", 3).max(1) as usize;
     let admin: AdminClient<DefaultClientContext> = settings.client_config()?.create()?;
     let raw_config = settings.producer_config()?;
     let consumer_config = settings.client_config()?;
@@ -235,8 +240,8 @@ async fn main() -> Result<(), BoxError> {
         let json_len = serde_json::to_vec(&payload(500_000, &body))?.len();
         let (mut best_raw_p, mut best_typed_p, mut best_raw_c, mut best_typed_c) =
             (0f64, 0f64, 0f64, 0f64);
+        let raw_topic = format!("bench.raw.{size}");
         for round in 0..rounds {
-            let raw_topic = format!("bench.raw.{size}");
             recreate(&admin, &raw_topic).await?;
             recreate(&admin, "bench.typed").await?;
             let (config, topic, b) = (raw_config.clone(), raw_topic.clone(), body.clone());
@@ -244,15 +249,30 @@ async fn main() -> Result<(), BoxError> {
                 tokio::task::spawn_blocking(move || raw_produce(&config, &topic, count, &b))
                     .await??;
             let typed_p = typed_produce(&settings, count, &body).await?;
-            let (config, topic) = (consumer_config.clone(), raw_topic.clone());
-            let raw_c =
-                tokio::task::spawn_blocking(move || raw_consume(&config, &topic, count)).await??;
-            let typed_c = typed_consume(&settings, count, round).await?;
-            eprintln!(
-                "round {round}, {json_len} B: produce raw {raw_p:.0}/s typed {typed_p:.0}/s; consume raw {raw_c:.0}/s typed {typed_c:.0}/s"
-            );
+            eprintln!("round {round}, {json_len} B: produce raw {raw_p:.0}/s typed {typed_p:.0}/s");
             best_raw_p = best_raw_p.max(raw_p);
             best_typed_p = best_typed_p.max(typed_p);
+        }
+        // Both consumers read the same topic, the one the typed producer wrote last, so that
+        // they see the same data in the same broker state; alternating, in new groups.
+        for round in 0..rounds {
+            let config = consumer_config.clone();
+            let raw_c = tokio::task::spawn_blocking(move || {
+                raw_consume(
+                    &config,
+                    "bench.typed",
+                    count,
+                    format!("bench-raw-{}-{size}-{round}", std::process::id()),
+                )
+            })
+            .await??;
+            let typed_c = typed_consume(
+                &settings,
+                count,
+                format!("bench-{}-{size}-{round}", std::process::id()),
+            )
+            .await?;
+            eprintln!("round {round}, {json_len} B: consume raw {raw_c:.0}/s typed {typed_c:.0}/s");
             best_raw_c = best_raw_c.max(raw_c);
             best_typed_c = best_typed_c.max(typed_c);
         }

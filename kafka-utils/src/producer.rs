@@ -124,6 +124,11 @@ struct BatchState {
 struct DeliveryContext {
     space: Notify,
     waiting: AtomicUsize,
+    /// Records queued and not yet reported.
+    in_flight: AtomicUsize,
+    /// Senders blocked on a full queue resume once `in_flight` is down to this: waking
+    /// them for every freed slot would cost a wake-up per record.
+    low_water: usize,
 }
 
 impl rdkafka::ClientContext for DeliveryContext {}
@@ -156,7 +161,11 @@ impl ProducerContext for DeliveryContext {
                 }
             }
         }
-        if self.waiting.load(Ordering::Acquire) > 0 {
+        let left = self
+            .in_flight
+            .fetch_sub(1, Ordering::AcqRel)
+            .saturating_sub(1);
+        if left <= self.low_water && self.waiting.load(Ordering::Acquire) > 0 {
             self.space.notify_waiters();
         }
     }
@@ -210,7 +219,15 @@ impl<U: User> Producer<U, Json> {
     }
 }
 
+/// librdkafka's default `queue.buffering.max.messages`.
+const QUEUE_CAPACITY: usize = 100_000;
+
+/// Every this many records queued, the sending thread serves delivery reports itself
+/// (as a raw rdkafka loop would), so they need not all cross to the polling thread.
+const POLL_EVERY: usize = 1024;
+
 thread_local! {
+    static SENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
         std::cell::RefCell::new((Vec::new(), Vec::new()))
     };
@@ -219,10 +236,19 @@ thread_local! {
 impl<U: User, C> Producer<U, C> {
     /// A producer with `settings` that encodes values with `codec`.
     pub fn with_codec(settings: &Settings, codec: C) -> Result<Self, Error> {
-        let config = settings.producer_config()?;
+        let mut config = settings.producer_config()?;
+        let capacity: usize = match config.get("queue.buffering.max.messages") {
+            Some(value) => value.parse().unwrap_or(QUEUE_CAPACITY),
+            None => {
+                config.set("queue.buffering.max.messages", QUEUE_CAPACITY.to_string());
+                QUEUE_CAPACITY
+            }
+        };
         let context = DeliveryContext {
             space: Notify::new(),
             waiting: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            low_water: capacity / 2,
         };
         let producer = config
             .create_with_context(context)
@@ -345,19 +371,35 @@ impl<U: User, C> Producer<U, C> {
                         });
                     base = base.headers(headers);
                 }
+                let context = self.inner.producer.context();
+                context.in_flight.fetch_add(1, Ordering::AcqRel);
                 match self.inner.producer.send(base) {
                     Ok(()) => Ok(None),
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), base)) => {
+                        context.in_flight.fetch_sub(1, Ordering::AcqRel);
                         Ok(Some(base.delivery_opaque))
                     }
-                    Err((e, _)) => Err(Error::kafka(
-                        format!("queueing a record for topic `{}`", T::NAME),
-                        e,
-                    )),
+                    Err((e, _)) => {
+                        context.in_flight.fetch_sub(1, Ordering::AcqRel);
+                        Err(Error::kafka(
+                            format!("queueing a record for topic `{}`", T::NAME),
+                            e,
+                        ))
+                    }
                 }
             })?;
             match attempt {
-                None => return Ok(()),
+                None => {
+                    let sent = SENT.with(|n| {
+                        let sent = n.get().wrapping_add(1);
+                        n.set(sent);
+                        sent
+                    });
+                    if sent % POLL_EVERY == 0 {
+                        self.inner.producer.poll(Duration::ZERO);
+                    }
+                    return Ok(());
+                }
                 Some(returned) => {
                     slot = returned;
                     self.wait_for_space().await;
@@ -366,12 +408,22 @@ impl<U: User, C> Producer<U, C> {
         }
     }
 
-    /// Waits until a delivery report frees queue space (or a short while passes).
+    /// Waits until delivery reports have emptied librdkafka's queue down to its low-water
+    /// mark (or a short while has passed).
     async fn wait_for_space(&self) {
         let context = self.inner.producer.context();
+        // Serve reports here first: often that alone makes room.
+        self.inner.producer.poll(Duration::ZERO);
+        if context.in_flight.load(Ordering::Acquire) <= context.low_water {
+            return;
+        }
         context.waiting.fetch_add(1, Ordering::AcqRel);
         let notified = context.space.notified();
-        let _ = tokio::time::timeout(Duration::from_millis(10), notified).await;
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if context.in_flight.load(Ordering::Acquire) > context.low_water {
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
         context.waiting.fetch_sub(1, Ordering::AcqRel);
     }
 
