@@ -214,6 +214,9 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
 
 type Batch<M> = Result<Vec<Received<M>>, Error>;
 
+/// The batches from the poll thread, and what is left of the current one.
+type Inbox<M> = (mpsc::Receiver<Batch<M>>, VecDeque<Received<M>>);
+
 /// The thread that polls librdkafka and decodes, as a raw rdkafka loop would, handing
 /// decoded batches to the async side.
 struct Poller<C> {
@@ -330,7 +333,7 @@ pub struct Consumer<U: User, M, C = Json> {
     topics: Vec<&'static str>,
     max_poll_records: usize,
     /// Decoded batches from the poll thread, and what is left of the current one.
-    batches: tokio::sync::Mutex<(mpsc::Receiver<Batch<M>>, VecDeque<Received<M>>)>,
+    batches: tokio::sync::Mutex<Inbox<M>>,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     types: PhantomData<fn() -> (U, C)>,

@@ -395,7 +395,7 @@ impl<U: User, C> Producer<U, C> {
                         n.set(sent);
                         sent
                     });
-                    if sent % POLL_EVERY == 0 {
+                    if sent.is_multiple_of(POLL_EVERY) {
                         self.inner.producer.poll(Duration::ZERO);
                     }
                     return Ok(());
