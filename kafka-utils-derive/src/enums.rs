@@ -77,6 +77,45 @@ pub(crate) fn shape<'a>(
     })
 }
 
+/// The variant's one `#[name(...)]` attribute; a missing one or a second one is an error.
+pub(crate) fn variant_attribute<'a>(
+    cx: &mut Ctxt,
+    variant: &'a syn::Variant,
+    name: &str,
+    example: &str,
+) -> Option<&'a syn::Attribute> {
+    let mut attrs = variant.attrs.iter().filter(|a| a.path().is_ident(name));
+    let Some(first) = attrs.next() else {
+        cx.error_spanned_by(
+            &variant.ident,
+            format!(
+                "variant `{}` needs a #[{name}(...)] attribute, e.g. {example}",
+                variant.ident
+            ),
+        );
+        return None;
+    };
+    for extra in attrs {
+        cx.error_spanned_by(
+            extra,
+            format!("one #[{name}(...)] per variant; merge them into one"),
+        );
+    }
+    Some(first)
+}
+
+/// The generated code, preceded by every error recorded: the user sees the mistakes, and
+/// not a cascade of errors about code that is missing.
+pub(crate) fn finish(cx: Ctxt, tokens: TokenStream) -> syn::Result<TokenStream> {
+    match cx.check() {
+        Ok(()) => Ok(tokens),
+        Err(errors) => {
+            let errors = errors.to_compile_error();
+            Ok(quote!(#errors #tokens))
+        }
+    }
+}
+
 /// The variant's `///` doc comment, lines joined and trimmed.
 pub(crate) fn doc_of(attrs: &[syn::Attribute]) -> String {
     let mut lines = Vec::new();

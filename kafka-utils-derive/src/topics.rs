@@ -55,13 +55,7 @@ pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
         .collect();
     check(&mut cx, &topics);
     let tokens = generate(&shape, &topics);
-    match cx.check() {
-        Ok(()) => Ok(tokens),
-        Err(errors) => {
-            let errors = errors.to_compile_error();
-            Ok(quote!(#errors #tokens))
-        }
-    }
+    enums::finish(cx, tokens)
 }
 
 fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {
@@ -77,24 +71,9 @@ fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {
         min_insync: None,
         doc: enums::doc_of(&variant.attrs),
     };
-    let attrs: Vec<&syn::Attribute> = variant
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("topic"))
-        .collect();
-    let Some(attr) = attrs.first() else {
-        cx.error_spanned_by(
-            &variant.ident,
-            format!(
-                "variant `{}` needs a #[topic(...)] attribute, e.g. {EXAMPLE}",
-                variant.ident
-            ),
-        );
+    let Some(attr) = enums::variant_attribute(cx, variant, "topic", EXAMPLE) else {
         return topic;
     };
-    for extra in attrs.iter().skip(1) {
-        cx.error_spanned_by(extra, "one #[topic(...)] per variant; merge them into one");
-    }
     let mut seen_name = false;
     let mut seen = HashSet::new();
     let result = attr.parse_nested_meta(|meta| {

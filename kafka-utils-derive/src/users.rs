@@ -36,13 +36,7 @@ pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
         .collect();
     check(&mut cx, &users);
     let tokens = generate(&shape, &users);
-    match cx.check() {
-        Ok(()) => Ok(tokens),
-        Err(errors) => {
-            let errors = errors.to_compile_error();
-            Ok(quote!(#errors #tokens))
-        }
-    }
+    enums::finish(cx, tokens)
 }
 
 fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> User<'a> {
@@ -53,24 +47,9 @@ fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> User<'a> {
         groups: Vec::new(),
         doc: enums::doc_of(&variant.attrs),
     };
-    let attrs: Vec<&syn::Attribute> = variant
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("user"))
-        .collect();
-    let Some(attr) = attrs.first() else {
-        cx.error_spanned_by(
-            &variant.ident,
-            format!(
-                "variant `{}` needs a #[user(...)] attribute, e.g. {EXAMPLE}",
-                variant.ident
-            ),
-        );
+    let Some(attr) = enums::variant_attribute(cx, variant, "user", EXAMPLE) else {
         return user;
     };
-    for extra in attrs.iter().skip(1) {
-        cx.error_spanned_by(extra, "one #[user(...)] per variant; merge them into one");
-    }
     let mut seen = HashSet::new();
     let mut seen_name = false;
     let result = attr.parse_nested_meta(|meta| {
