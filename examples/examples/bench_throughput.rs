@@ -25,7 +25,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::message::{DeliveryResult, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _, ProducerContext};
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +160,7 @@ fn raw_consume(
     topic: &str,
     count: u64,
     group: String,
+    headers: bool,
 ) -> Result<f64, BoxError> {
     let consumer: BaseConsumer = config
         .clone()
@@ -176,6 +177,18 @@ fn raw_consume(
             let message = message?;
             start.get_or_insert_with(Instant::now);
             let value: Payload = serde_json::from_slice(message.payload().unwrap_or_default())?;
+            if headers {
+                // What the typed consumer hands over with each record by default.
+                let owned: Vec<(String, Option<Vec<u8>>)> = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                checksum = checksum.wrapping_add(owned.len() as u64);
+            }
             checksum = checksum.wrapping_add(value.id);
             seen += 1;
         }
@@ -187,15 +200,23 @@ fn raw_consume(
     Ok(count as f64 / secs)
 }
 
-async fn typed_consume(settings: &Settings, count: u64, group: String) -> Result<f64, BoxError> {
+async fn typed_consume(
+    settings: &Settings,
+    count: u64,
+    group: String,
+    headers: bool,
+) -> Result<f64, BoxError> {
     let consumer = Consumer::<users::Bench, Payload>::builder(settings)
+        .headers(headers)
         .group(group)
         .topic(topics::Typed)
         .build()?;
     let mut seen = 0u64;
     let mut checksum = 0u64;
     let mut start = None;
+    let mut batches = 0u64;
     while seen < count {
+        batches += 1;
         let batch = tokio::time::timeout(Duration::from_secs(60), consumer.recv_batch()).await??;
         start.get_or_insert_with(Instant::now);
         for received in &batch {
@@ -205,6 +226,7 @@ async fn typed_consume(settings: &Settings, count: u64, group: String) -> Result
         consumer.ack_batch(&batch)?;
     }
     let secs = start.map(|s| s.elapsed().as_secs_f64()).unwrap_or(f64::NAN);
+    let _ = batches;
     consumer.close().await?;
     if seen != count || checksum != count * (count - 1) / 2 {
         return Err(format!("typed consumer: {seen} of {count} records").into());
@@ -255,27 +277,37 @@ async fn main() -> Result<(), BoxError> {
         }
         // Both consumers read the same topic, the one the typed producer wrote last, so that
         // they see the same data in the same broker state; alternating, in new groups.
+        let (mut best_raw_h, mut best_typed_h) = (0f64, 0f64);
         for round in 0..rounds {
+            let pid = std::process::id();
             let config = consumer_config.clone();
+            let group = format!("bench-raw-{pid}-{size}-{round}");
             let raw_c = tokio::task::spawn_blocking(move || {
-                raw_consume(
-                    &config,
-                    "bench.typed",
-                    count,
-                    format!("bench-raw-{}-{size}-{round}", std::process::id()),
-                )
+                raw_consume(&config, "bench.typed", count, group, false)
             })
             .await??;
-            let typed_c = typed_consume(
-                &settings,
-                count,
-                format!("bench-{}-{size}-{round}", std::process::id()),
-            )
-            .await?;
-            eprintln!("round {round}, {json_len} B: consume raw {raw_c:.0}/s typed {typed_c:.0}/s");
+            let group = format!("bench-{pid}-{size}-{round}");
+            let typed_c = typed_consume(&settings, count, group, false).await?;
+            let config = consumer_config.clone();
+            let group = format!("bench-raw-{pid}-{size}-{round}-h");
+            let raw_h = tokio::task::spawn_blocking(move || {
+                raw_consume(&config, "bench.typed", count, group, true)
+            })
+            .await??;
+            let group = format!("bench-{pid}-{size}-{round}-h");
+            let typed_h = typed_consume(&settings, count, group, true).await?;
+            eprintln!(
+                "round {round}, {json_len} B: consume raw {raw_c:.0}/s typed {typed_c:.0}/s; with headers raw {raw_h:.0}/s typed {typed_h:.0}/s"
+            );
             best_raw_c = best_raw_c.max(raw_c);
             best_typed_c = best_typed_c.max(typed_c);
+            best_raw_h = best_raw_h.max(raw_h);
+            best_typed_h = best_typed_h.max(typed_h);
         }
+        println!(
+            "| {json_len} B | consume + headers | {best_raw_h:.0} | {best_typed_h:.0} | {:.3} |",
+            best_typed_h / best_raw_h
+        );
         println!(
             "| {json_len} B | produce | {best_raw_p:.0} | {best_typed_p:.0} | {:.3} |",
             best_typed_p / best_raw_p

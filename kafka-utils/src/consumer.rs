@@ -49,17 +49,16 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
+use futures::FutureExt;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
@@ -131,6 +130,7 @@ impl ConsumerContext for GroupContext {
 #[derive(Debug)]
 pub struct ConsumerBuilder<U: User, M, C = Json> {
     settings: Settings,
+    headers: bool,
     group: Option<String>,
     topics: Vec<&'static str>,
     codec: C,
@@ -156,10 +156,19 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
         self
     }
 
+    /// Whether records come with their headers (default: yes). librdkafka parses a record's
+    /// headers only when asked, and that costs more than the rest of a small record's
+    /// metadata: a consumer that never reads headers can say so.
+    pub fn headers(mut self, headers: bool) -> Self {
+        self.headers = headers;
+        self
+    }
+
     /// Decodes with `codec` instead.
     pub fn codec<C2: Codec<M>>(self, codec: C2) -> ConsumerBuilder<U, M, C2> {
         ConsumerBuilder {
             settings: self.settings,
+            headers: self.headers,
             group: self.group,
             topics: self.topics,
             codec,
@@ -168,11 +177,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
     }
 
     /// Checks the group, creates the consumer and subscribes.
-    pub fn build(self) -> Result<Consumer<U, M, C>, Error>
-    where
-        C: Codec<M>,
-        M: Send + 'static,
-    {
+    pub fn build(self) -> Result<Consumer<U, M, C>, Error> {
         let group = group_for::<U>(self.group)?;
         if self.topics.is_empty() {
             return Err(Error::Topology(format!(
@@ -180,90 +185,16 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
                 U::NAME
             )));
         }
-        let inner: Arc<BaseConsumer<GroupContext>> = Arc::new(create_consumer(
-            &self.settings,
-            &group,
-            &self.topics,
-            U::NAME,
-        )?);
-        let max = self.settings.max_poll_records;
-        let (sender, receiver) = mpsc::channel(4);
-        let stop = Arc::new(AtomicBool::new(false));
-        let poller = Poller {
-            consumer: Arc::clone(&inner),
-            topics: self.topics.clone(),
-            codec: self.codec,
-            max,
-            stop: Arc::clone(&stop),
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("kafka-utils-consumer-{}", U::NAME))
-            .spawn(move || poller.run(sender))
-            .map_err(|e| Error::Runtime(format!("starting the consumer's poll thread: {e}")))?;
+        let inner = create_consumer(&self.settings, &group, &self.topics, U::NAME)?;
         Ok(Consumer {
-            inner,
+            inner: Arc::new(inner),
             topics: self.topics,
-            max_poll_records: max,
-            batches: tokio::sync::Mutex::new((receiver, VecDeque::new())),
-            stop,
-            thread: Mutex::new(Some(thread)),
+            codec: self.codec,
+            headers: self.headers,
+            max_poll_records: self.settings.max_poll_records,
+            pending_error: Mutex::new(None),
             types: PhantomData,
         })
-    }
-}
-
-type Batch<M> = Result<Vec<Received<M>>, Error>;
-
-/// The batches from the poll thread, and what is left of the current one.
-type Inbox<M> = (mpsc::Receiver<Batch<M>>, VecDeque<Received<M>>);
-
-/// The thread that polls librdkafka and decodes, as a raw rdkafka loop would, handing
-/// decoded batches to the async side.
-struct Poller<C> {
-    consumer: Arc<BaseConsumer<GroupContext>>,
-    topics: Vec<&'static str>,
-    codec: C,
-    max: usize,
-    stop: Arc<AtomicBool>,
-}
-
-impl<C> Poller<C> {
-    fn run<M>(self, sender: mpsc::Sender<Batch<M>>)
-    where
-        C: Codec<M>,
-    {
-        while !self.stop.load(Ordering::Acquire) {
-            let Some(first) = self.consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let mut batch = Vec::with_capacity(self.max.min(1024));
-            let mut error = None;
-            let mut next = Some(first);
-            while let Some(polled) = next {
-                match polled
-                    .map_err(|e| Error::kafka("receiving from the subscribed topics", e))
-                    .and_then(|m| decode(&self.codec, static_topic(&self.topics, m.topic()), &m))
-                {
-                    Ok(received) => batch.push(received),
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
-                }
-                if batch.len() >= self.max {
-                    break;
-                }
-                next = self.consumer.poll(Duration::ZERO);
-            }
-            if !batch.is_empty() && sender.blocking_send(Ok(batch)).is_err() {
-                return;
-            }
-            if let Some(e) = error
-                && sender.blocking_send(Err(e)).is_err()
-            {
-                return;
-            }
-        }
     }
 }
 
@@ -302,19 +233,16 @@ pub(crate) fn group_for<U: User>(requested: Option<String>) -> Result<String, Er
     }
 }
 
-pub(crate) fn create_consumer<K>(
+pub(crate) fn create_consumer(
     settings: &Settings,
     group: &str,
     topics: &[&str],
     user: &str,
-) -> Result<K, Error>
-where
-    K: FromClientConfigAndContext<GroupContext> + rdkafka::consumer::Consumer<GroupContext>,
-{
+) -> Result<StreamConsumer<GroupContext>, Error> {
     let context = GroupContext {
         auto_commit: settings.enable_auto_commit,
     };
-    let consumer: K = settings
+    let consumer: StreamConsumer<GroupContext> = settings
         .consumer_config(group)?
         .create_with_context(context)
         .map_err(|e| Error::kafka(format!("creating a consumer for user `{user}`"), e))?;
@@ -325,24 +253,15 @@ where
 }
 
 /// A consumer for user `U` of topics whose messages are `M`. See the [module docs](self).
-///
-/// A thread of its own polls librdkafka and decodes; records reach the async side in
-/// batches, at most a few batches ahead.
 pub struct Consumer<U: User, M, C = Json> {
-    inner: Arc<BaseConsumer<GroupContext>>,
+    inner: Arc<StreamConsumer<GroupContext>>,
     topics: Vec<&'static str>,
+    codec: C,
+    headers: bool,
     max_poll_records: usize,
-    /// Decoded batches from the poll thread, and what is left of the current one.
-    batches: tokio::sync::Mutex<Inbox<M>>,
-    stop: Arc<AtomicBool>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    types: PhantomData<fn() -> (U, C)>,
-}
-
-impl<U: User, M, C> Drop for Consumer<U, M, C> {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-    }
+    /// A decode error met inside a batch, reported by the next call.
+    pending_error: Mutex<Option<Error>>,
+    types: PhantomData<fn() -> (U, M)>,
 }
 
 impl<U: User, M, C> std::fmt::Debug for Consumer<U, M, C> {
@@ -359,6 +278,7 @@ impl<U: User, M> Consumer<U, M, Json> {
     pub fn builder(settings: &Settings) -> ConsumerBuilder<U, M, Json> {
         ConsumerBuilder {
             settings: settings.clone(),
+            headers: true,
             group: None,
             topics: Vec::new(),
             codec: Json,
@@ -376,6 +296,7 @@ pub(crate) fn decode<M, C: Codec<M>>(
     codec: &C,
     topic: &'static str,
     message: &BorrowedMessage<'_>,
+    with_headers: bool,
 ) -> Result<Received<M>, Error> {
     let payload = message.payload().unwrap_or_default();
     let value = codec.decode(payload).map_err(|source| Error::Decode {
@@ -384,8 +305,9 @@ pub(crate) fn decode<M, C: Codec<M>>(
         offset: message.offset(),
         source,
     })?;
-    let headers = message
-        .headers()
+    let headers = with_headers
+        .then(|| message.headers())
+        .flatten()
         .map(|headers| {
             headers
                 .iter()
@@ -405,42 +327,68 @@ pub(crate) fn decode<M, C: Codec<M>>(
 }
 
 impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
+    fn take_pending_error(&self) -> Result<(), Error> {
+        match self.pending_error.lock() {
+            Ok(mut pending) => pending.take().map_or(Ok(()), Err),
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn next_message(&self) -> Result<Received<M>, Error> {
+        let message = self
+            .inner
+            .recv()
+            .await
+            .map_err(|e| Error::kafka("receiving from the subscribed topics", e))?;
+        let topic = static_topic(&self.topics, message.topic());
+        decode(&self.codec, topic, &message, self.headers)
+    }
+
     /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
     /// topic, partition and offset; it is not acknowledged.
     pub async fn recv(&self) -> Result<Received<M>, Error> {
-        let mut guard = self.batches.lock().await;
-        let (receiver, buffered) = &mut *guard;
-        loop {
-            if let Some(received) = buffered.pop_front() {
-                return Ok(received);
-            }
-            *buffered = Self::next_batch(receiver).await?.into();
-        }
+        self.take_pending_error()?;
+        self.next_message().await
     }
 
     /// Waits for the next record, then takes those already fetched, up to
     /// `KAFKA_MAX_POLL_RECORDS` in all.
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
-        let mut guard = self.batches.lock().await;
-        let (receiver, buffered) = &mut *guard;
-        if buffered.is_empty() {
-            let batch = Self::next_batch(receiver).await?;
-            if batch.len() <= self.max_poll_records {
-                return Ok(batch);
+        use futures::StreamExt;
+        self.take_pending_error()?;
+        // One message stream for the whole batch: it registers its waker once.
+        let mut stream = self.inner.stream();
+        let mut batch = Vec::with_capacity(self.max_poll_records.min(1024));
+        while batch.len() < self.max_poll_records {
+            let next = if batch.is_empty() {
+                stream.next().await
+            } else {
+                match stream.next().now_or_never() {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            let decoded = match next {
+                Some(Ok(message)) => {
+                    let topic = static_topic(&self.topics, message.topic());
+                    decode(&self.codec, topic, &message, self.headers)
+                }
+                Some(Err(e)) => Err(Error::kafka("receiving from the subscribed topics", e)),
+                None => break,
+            };
+            match decoded {
+                Ok(received) => batch.push(received),
+                Err(e) if batch.is_empty() => return Err(e),
+                Err(e) => {
+                    // Report it after the records before it.
+                    if let Ok(mut pending) = self.pending_error.lock() {
+                        *pending = Some(e);
+                    }
+                    break;
+                }
             }
-            *buffered = batch.into();
         }
-        let take = buffered.len().min(self.max_poll_records);
-        Ok(buffered.drain(..take).collect())
-    }
-
-    async fn next_batch(
-        receiver: &mut mpsc::Receiver<Batch<M>>,
-    ) -> Result<Vec<Received<M>>, Error> {
-        receiver
-            .recv()
-            .await
-            .unwrap_or_else(|| Err(Error::Runtime("the consumer's poll thread stopped".into())))
+        Ok(batch)
     }
 
     /// Marks `received` as handled: its offset is stored, to be committed.
@@ -487,30 +435,18 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
         commit_stored(inner).await
     }
 
-    /// Commits the stored offsets, stops polling and leaves the group. Records fetched but
-    /// not acknowledged are received again by the group's next consumer.
+    /// Commits the stored offsets, leaves the group, and drops the consumer.
     pub async fn close(self) -> Result<(), Error> {
         let result = self.commit().await;
-        self.stop.store(true, Ordering::Release);
-        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(thread) = thread {
-            // The poll thread may be waiting to hand over a batch: take them until it ends.
-            let mut guard = self.batches.lock().await;
-            guard.0.close();
-            while guard.0.recv().await.is_some() {}
-            drop(guard);
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
         self.inner.unsubscribe();
         result
     }
 }
 
 /// Commits what is stored; "nothing to commit" is success.
-pub(crate) async fn commit_stored<K>(consumer: Arc<K>) -> Result<(), Error>
-where
-    K: rdkafka::consumer::Consumer<GroupContext> + Send + Sync + 'static,
-{
+pub(crate) async fn commit_stored(
+    consumer: Arc<StreamConsumer<GroupContext>>,
+) -> Result<(), Error> {
     let result =
         tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync))
             .await
