@@ -265,7 +265,11 @@ fn parse_unchecked(
     )?;
     for (key, value) in pairs {
         let k = key.value();
-        if let Some(known) = config::KNOWN.iter().find(|c| c.kafka == k) {
+        // Name the key spelled like the Kafka key (`retention_ms`), not a short alias.
+        let spelled = k.replace('.', "_");
+        let known =
+            config::lookup(&spelled).or_else(|| config::KNOWN.iter().find(|c| c.kafka == k));
+        if let Some(known) = known.filter(|c| c.kafka == k) {
             cx.error_spanned_by(
                 &key,
                 format!(
