@@ -104,9 +104,31 @@ pub(crate) fn variant_attribute<'a>(
     Some(first)
 }
 
+/// The pipeline both derives share: check the enum's shape (a wrong shape gets only its
+/// errors), parse each variant, check them together, generate, and emit the errors with it.
+pub(crate) fn derive<'a, V>(
+    input: &'a syn::DeriveInput,
+    derive: &str,
+    example: &str,
+    parse: impl Fn(&mut Ctxt, &'a syn::Variant) -> V,
+    check: impl Fn(&mut Ctxt, &[V]),
+    generate: impl Fn(&EnumShape<'a>, &[V]) -> TokenStream,
+) -> syn::Result<TokenStream> {
+    let mut cx = Ctxt::default();
+    let shape = shape(&mut cx, input, derive, example);
+    std::mem::take(&mut cx).check()?;
+    let Some(shape) = shape else {
+        return Ok(TokenStream::new());
+    };
+    let variants: Vec<V> = shape.variants.iter().map(|v| parse(&mut cx, v)).collect();
+    check(&mut cx, &variants);
+    let tokens = generate(&shape, &variants);
+    finish(cx, tokens)
+}
+
 /// The generated code, preceded by every error recorded: the user sees the mistakes, and
 /// not a cascade of errors about code that is missing.
-pub(crate) fn finish(cx: Ctxt, tokens: TokenStream) -> syn::Result<TokenStream> {
+fn finish(cx: Ctxt, tokens: TokenStream) -> syn::Result<TokenStream> {
     match cx.check() {
         Ok(()) => Ok(tokens),
         Err(errors) => {

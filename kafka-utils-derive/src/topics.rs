@@ -41,21 +41,14 @@ struct Topic<'a> {
 }
 
 pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
-    let mut cx = Ctxt::default();
-    let shape = enums::shape(&mut cx, input, "KafkaTopics", EXAMPLE);
-    // A shape that is not a plain enum of unit variants gets no code: only the errors.
-    std::mem::take(&mut cx).check()?;
-    let Some(shape) = shape else {
-        return Ok(TokenStream::new());
-    };
-    let topics: Vec<Topic<'_>> = shape
-        .variants
-        .iter()
-        .map(|variant| parse_variant(&mut cx, variant))
-        .collect();
-    check(&mut cx, &topics);
-    let tokens = generate(&shape, &topics);
-    enums::finish(cx, tokens)
+    enums::derive(
+        input,
+        "KafkaTopics",
+        EXAMPLE,
+        parse_variant,
+        check,
+        generate,
+    )
 }
 
 fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {

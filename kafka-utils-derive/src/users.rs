@@ -22,21 +22,7 @@ struct User<'a> {
 }
 
 pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
-    let mut cx = Ctxt::default();
-    let shape = enums::shape(&mut cx, input, "KafkaUsers", EXAMPLE);
-    // A shape that is not a plain enum of unit variants gets no code: only the errors.
-    std::mem::take(&mut cx).check()?;
-    let Some(shape) = shape else {
-        return Ok(TokenStream::new());
-    };
-    let users: Vec<User<'_>> = shape
-        .variants
-        .iter()
-        .map(|variant| parse_variant(&mut cx, variant))
-        .collect();
-    check(&mut cx, &users);
-    let tokens = generate(&shape, &users);
-    enums::finish(cx, tokens)
+    enums::derive(input, "KafkaUsers", EXAMPLE, parse_variant, check, generate)
 }
 
 fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> User<'a> {

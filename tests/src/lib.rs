@@ -278,9 +278,8 @@ impl TestCluster {
                 .expect("CreateTopics request");
             match results.into_iter().next() {
                 Some(Ok(_)) => return,
-                Some(Err((_, code))) if std::time::Instant::now() < deadline => {
+                Some(Err(_)) if std::time::Instant::now() < deadline => {
                     // Still being deleted.
-                    let _ = code;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Some(Err((topic, code))) => panic!("could not recreate topic `{topic}`: {code}"),
