@@ -223,7 +223,16 @@ cmd_start() {
     tail -n 30 "$state/format.log" >&2
     die "formatting the broker's storage failed (log: $state/format.log)"
   fi
-  nohup "$java" "${jvm[@]}" kafka.Kafka "$state/server.properties" >"$state/broker.out" 2>&1 &
+  # KAFKA_TEST_BROKER_CPUS pins the broker (e.g. `1`), so a benchmark pinned to the other
+  # CPUs does not share them with the JVM.
+  local pin=()
+  if [[ -n ${KAFKA_TEST_BROKER_CPUS:-} ]]; then
+    command -v taskset >/dev/null || die "KAFKA_TEST_BROKER_CPUS needs taskset (util-linux)"
+    [[ $KAFKA_TEST_BROKER_CPUS =~ ^[0-9,-]+$ ]] ||
+      die "KAFKA_TEST_BROKER_CPUS=\`$KAFKA_TEST_BROKER_CPUS\` is not a CPU list such as 1 or 2-3"
+    pin=(taskset -c "$KAFKA_TEST_BROKER_CPUS")
+  fi
+  nohup "${pin[@]}" "$java" "${jvm[@]}" kafka.Kafka "$state/server.properties" >"$state/broker.out" 2>&1 &
   echo $! >"$state/pid"
   echo "$t0" >"$state/started-ms"
   log "broker launched (pid $!, ports $base..$((base + 4)), state in $state) $(($(now_ms) - t0)) ms after start"

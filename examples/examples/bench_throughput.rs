@@ -13,6 +13,7 @@
 //! round of each is reported, with the typed/raw ratio. It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are created).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -156,16 +157,17 @@ async fn typed_produce(settings: &Settings, count: u64, body: &str) -> Result<f6
 }
 
 fn raw_consume(
-    config: &ClientConfig,
+    settings: &Settings,
     topic: &str,
     count: u64,
     group: String,
     headers: bool,
 ) -> Result<f64, BoxError> {
-    let consumer: BaseConsumer = config
-        .clone()
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
+    // The same librdkafka properties as the typed consumer's, except that librdkafka
+    // stores each offset itself as the record is handed over, as a raw loop would.
+    let consumer: BaseConsumer = settings
+        .consumer_config(&group)?
+        .set("enable.auto.offset.store", "true")
         .create()?;
     consumer.subscribe(&[topic])?;
     let mut seen = 0u64;
@@ -234,11 +236,88 @@ async fn typed_consume(
     Ok(count as f64 / secs)
 }
 
+/// CPU seconds this process has used so far (all threads, user and system), from
+/// `/proc/self/stat`; `None` where that file does not exist.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The rounds of one measurement: msgs/s and client CPU µs per message, per round.
+#[derive(Default)]
+struct Series {
+    rates: Vec<f64>,
+    cpu_us: Vec<f64>,
+}
+
+impl Series {
+    fn median(values: &[f64]) -> f64 {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        match sorted.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        }
+    }
+    fn best(&self) -> f64 {
+        self.rates.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// Runs `run` (which returns msgs/s) and records its rate and the CPU it took per message.
+async fn measure<F>(series: &mut Series, count: u64, run: F) -> Result<f64, BoxError>
+where
+    F: Future<Output = Result<f64, BoxError>>,
+{
+    let before = cpu_seconds();
+    let rate = run.await?;
+    if let (Some(before), Some(after)) = (before, cpu_seconds()) {
+        series.cpu_us.push((after - before) * 1e6 / count as f64);
+    }
+    series.rates.push(rate);
+    Ok(rate)
+}
+
+/// Runs both, raw first in even rounds and typed first in odd ones, so that neither side
+/// always meets the broker (and the page cache) in the state the other left.
+async fn in_turn(
+    round: usize,
+    raw: impl Future<Output = Result<f64, BoxError>>,
+    typed: impl Future<Output = Result<f64, BoxError>>,
+) -> Result<(f64, f64), BoxError> {
+    if round % 2 == 0 {
+        let raw = raw.await?;
+        Ok((raw, typed.await?))
+    } else {
+        let typed = typed.await?;
+        Ok((raw.await?, typed))
+    }
+}
+
+fn row(size: usize, what: &str, raw: &Series, typed: &Series) {
+    let (raw_med, typed_med) = (Series::median(&raw.rates), Series::median(&typed.rates));
+    let (raw_cpu, typed_cpu) = (Series::median(&raw.cpu_us), Series::median(&typed.cpu_us));
+    println!(
+        "| {size} B | {what} | {:.0} | {:.0} | {:.2} | {raw_med:.0} | {typed_med:.0} | {:.2} | {raw_cpu:.2} | {typed_cpu:.2} | {:.2} |",
+        raw.best(),
+        typed.best(),
+        typed.best() / raw.best(),
+        typed_med / raw_med,
+        raw_cpu / typed_cpu,
+    );
 }
 
 #[tokio::main]
@@ -250,72 +329,82 @@ async fn main() -> Result<(), BoxError> {
         );
     }
     let count = env_number("BENCH_MESSAGES", 1_000_000);
-    let rounds = env_number("BENCH_ROUNDS", 3).max(1) as usize;
+    let rounds = env_number("BENCH_ROUNDS", 5).max(1) as usize;
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1024".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("BENCH_SIZES must be a comma-separated list of byte sizes: {e}"))?;
     let admin: AdminClient<DefaultClientContext> = settings.client_config()?.create()?;
     let raw_config = settings.producer_config()?;
-    let consumer_config = settings.client_config()?;
-    println!("bench: {count} messages per run, {rounds} rounds, best round reported");
-    println!("| size | what | raw msgs/s | typed msgs/s | typed/raw |");
-    println!("| --- | --- | ---: | ---: | ---: |");
-    for size in [100usize, 1024] {
+    let pid = std::process::id();
+    eprintln!(
+        "bench: {count} messages per run, {rounds} rounds, raw and typed taking turns to go first"
+    );
+    let mut table = Vec::new();
+    for size in sizes {
         let body = body_for(size);
         let json_len = serde_json::to_vec(&payload(500_000, &body))?.len();
-        let (mut best_raw_p, mut best_typed_p, mut best_raw_c, mut best_typed_c) =
-            (0f64, 0f64, 0f64, 0f64);
         let raw_topic = format!("bench.raw.{size}");
+        let (mut raw_p, mut typed_p) = (Series::default(), Series::default());
         for round in 0..rounds {
             recreate(&admin, &raw_topic).await?;
             recreate(&admin, "bench.typed").await?;
             let (config, topic, b) = (raw_config.clone(), raw_topic.clone(), body.clone());
-            let raw_p =
-                tokio::task::spawn_blocking(move || raw_produce(&config, &topic, count, &b))
-                    .await??;
-            let typed_p = typed_produce(&settings, count, &body).await?;
-            eprintln!("round {round}, {json_len} B: produce raw {raw_p:.0}/s typed {typed_p:.0}/s");
-            best_raw_p = best_raw_p.max(raw_p);
-            best_typed_p = best_typed_p.max(typed_p);
+            let raw = measure(&mut raw_p, count, async {
+                tokio::task::spawn_blocking(move || raw_produce(&config, &topic, count, &b)).await?
+            });
+            let typed = measure(&mut typed_p, count, typed_produce(&settings, count, &body));
+            let (raw, typed) = in_turn(round, raw, typed).await?;
+            eprintln!("round {round}, {json_len} B: produce raw {raw:.0}/s typed {typed:.0}/s");
         }
         // Both consumers read the same topic, the one the typed producer wrote last, so that
         // they see the same data in the same broker state; alternating, in new groups.
-        let (mut best_raw_h, mut best_typed_h) = (0f64, 0f64);
-        for round in 0..rounds {
-            let pid = std::process::id();
-            let config = consumer_config.clone();
-            let group = format!("bench-raw-{pid}-{size}-{round}");
-            let raw_c = tokio::task::spawn_blocking(move || {
-                raw_consume(&config, "bench.typed", count, group, false)
-            })
-            .await??;
-            let group = format!("bench-{pid}-{size}-{round}");
-            let typed_c = typed_consume(&settings, count, group, false).await?;
-            let config = consumer_config.clone();
-            let group = format!("bench-raw-{pid}-{size}-{round}-h");
-            let raw_h = tokio::task::spawn_blocking(move || {
-                raw_consume(&config, "bench.typed", count, group, true)
-            })
-            .await??;
-            let group = format!("bench-{pid}-{size}-{round}-h");
-            let typed_h = typed_consume(&settings, count, group, true).await?;
-            eprintln!(
-                "round {round}, {json_len} B: consume raw {raw_c:.0}/s typed {typed_c:.0}/s; with headers raw {raw_h:.0}/s typed {typed_h:.0}/s"
-            );
-            best_raw_c = best_raw_c.max(raw_c);
-            best_typed_c = best_typed_c.max(typed_c);
-            best_raw_h = best_raw_h.max(raw_h);
-            best_typed_h = best_typed_h.max(typed_h);
+        let mut consume = [(); 4].map(|_| Series::default());
+        // BENCH_CONSUME=0 measures producing only (e.g. to profile it).
+        let consume_rounds = if env_number("BENCH_CONSUME", 1) == 0 {
+            0
+        } else {
+            rounds
+        };
+        for round in 0..consume_rounds {
+            let mut line = format!("round {round}, {json_len} B: consume");
+            for (i, headers) in [(0, false), (2, true)] {
+                let (config, group) = (
+                    settings.clone(),
+                    format!("bench-raw-{pid}-{size}-{round}-{i}"),
+                );
+                let (raw_series, typed_series) = consume[i..].split_at_mut(1);
+                let raw = measure(&mut raw_series[0], count, async {
+                    tokio::task::spawn_blocking(move || {
+                        raw_consume(&config, "bench.typed", count, group, headers)
+                    })
+                    .await?
+                });
+                let group = format!("bench-{pid}-{size}-{round}-{i}");
+                let typed = typed_consume(&settings, count, group, headers);
+                let typed = measure(&mut typed_series[0], count, typed);
+                let (raw, typed) = in_turn(round, raw, typed).await?;
+                let what = if headers { "with headers" } else { "" };
+                line.push_str(&format!(" {what} raw {raw:.0}/s typed {typed:.0}/s"));
+            }
+            eprintln!("{line}");
         }
-        println!(
-            "| {json_len} B | consume + headers | {best_raw_h:.0} | {best_typed_h:.0} | {:.3} |",
-            best_typed_h / best_raw_h
-        );
-        println!(
-            "| {json_len} B | produce | {best_raw_p:.0} | {best_typed_p:.0} | {:.3} |",
-            best_typed_p / best_raw_p
-        );
-        println!(
-            "| {json_len} B | consume | {best_raw_c:.0} | {best_typed_c:.0} | {:.3} |",
-            best_typed_c / best_raw_c
-        );
+        table.push((json_len, "produce", raw_p, typed_p));
+        let [raw_c, typed_c, raw_h, typed_h] = consume;
+        table.push((json_len, "consume", raw_c, typed_c));
+        table.push((json_len, "consume + headers", raw_h, typed_h));
+    }
+    println!(
+        "{count} messages per run, {rounds} rounds; rates in msgs/s; CPU = the client process's CPU µs per message (median)"
+    );
+    println!(
+        "| size | what | raw best | typed best | typed/raw | raw median | typed median | typed/raw | raw CPU | typed CPU | raw/typed CPU |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (size, what, raw, typed) in &table {
+        row(*size, what, raw, typed);
     }
     Ok(())
 }

@@ -248,7 +248,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                     continue;
                 }
             };
-            let topic = static_topic(&topics, message.topic());
+            let topic = static_topic(&topics, &message);
             let Some(route) = self.routes.get(topic) else {
                 continue;
             };

@@ -49,7 +49,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
@@ -287,8 +286,16 @@ impl<U: User, M> Consumer<U, M, Json> {
     }
 }
 
-pub(crate) fn static_topic(topics: &[&'static str], name: &str) -> &'static str {
-    topics.iter().find(|t| **t == name).copied().unwrap_or("?")
+/// The declared name of the topic `message` came from (without asking librdkafka for the
+/// name when only one topic is subscribed).
+pub(crate) fn static_topic(topics: &[&'static str], message: &BorrowedMessage<'_>) -> &'static str {
+    match topics {
+        [only] => only,
+        _ => {
+            let name = message.topic();
+            topics.iter().find(|t| **t == name).copied().unwrap_or("?")
+        }
+    }
 }
 
 /// Copies a record's metadata and decodes its value.
@@ -340,7 +347,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             .recv()
             .await
             .map_err(|e| Error::kafka("receiving from the subscribed topics", e))?;
-        let topic = static_topic(&self.topics, message.topic());
+        let topic = static_topic(&self.topics, &message);
         decode(&self.codec, topic, &message, self.headers)
     }
 
@@ -370,7 +377,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             };
             let decoded = match next {
                 Some(Ok(message)) => {
-                    let topic = static_topic(&self.topics, message.topic());
+                    let topic = static_topic(&self.topics, &message);
                     decode(&self.codec, topic, &message, self.headers)
                 }
                 Some(Err(e)) => Err(Error::kafka("receiving from the subscribed topics", e)),
@@ -412,12 +419,14 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
 
     /// Marks every record of `batch` as handled, one store per partition.
     pub fn ack_batch(&self, batch: &[Received<M>]) -> Result<(), Error> {
-        let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+        // A batch spans a few partitions: a linear scan beats hashing every record.
+        let mut next: Vec<((&str, i32), i64)> = Vec::new();
         for received in batch {
-            let entry = next
-                .entry((received.topic, received.partition))
-                .or_insert(received.offset + 1);
-            *entry = (*entry).max(received.offset + 1);
+            let at = (received.topic, received.partition);
+            match next.iter_mut().find(|(p, _)| *p == at) {
+                Some((_, offset)) => *offset = (*offset).max(received.offset + 1),
+                None => next.push((at, received.offset + 1)),
+            }
         }
         let mut list = TopicPartitionList::with_capacity(next.len());
         for ((topic, partition), offset) in next {

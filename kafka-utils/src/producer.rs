@@ -48,11 +48,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::task::AtomicWaker;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 
 use crate::Error;
 use crate::access::{Topic, User, WritableBy};
@@ -108,10 +108,21 @@ impl<'a, T: Topic> Record<'a, T> {
 
 type Report = Result<Delivered, Error>;
 
-/// What librdkafka carries with each record until its delivery report.
-enum Slot {
-    One(&'static str, oneshot::Sender<Report>),
-    Batch(&'static str, Arc<BatchState>, usize),
+/// What librdkafka carries with each record until its delivery report: one allocation
+/// per record, shared with the [`DeliveryFuture`] that waits for it.
+struct Slot {
+    topic: &'static str,
+    target: Target,
+}
+
+enum Target {
+    /// A single record's report, read by its [`DeliveryFuture`].
+    One {
+        report: std::sync::Mutex<Option<Report>>,
+        waker: AtomicWaker,
+    },
+    /// The `index`th record of a batch.
+    Batch(Arc<BatchState>, usize),
 }
 
 struct BatchState {
@@ -134,9 +145,9 @@ struct DeliveryContext {
 impl rdkafka::ClientContext for DeliveryContext {}
 
 impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = Box<Slot>;
+    type DeliveryOpaque = Arc<Slot>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<Slot>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Arc<Slot>) {
         let outcome = |topic: &'static str| match result {
             Ok(message) => Ok(Delivered {
                 topic,
@@ -148,13 +159,16 @@ impl ProducerContext for DeliveryContext {
                 error.clone(),
             )),
         };
-        match *slot {
-            Slot::One(topic, sender) => {
-                let _ = sender.send(outcome(topic));
+        match &slot.target {
+            Target::One { report, waker } => {
+                if let Ok(mut report) = report.lock() {
+                    *report = Some(outcome(slot.topic));
+                }
+                waker.wake();
             }
-            Slot::Batch(topic, state, index) => {
+            Target::Batch(state, index) => {
                 if let Ok(mut reports) = state.reports.lock() {
-                    reports[index] = Some(outcome(topic));
+                    reports[*index] = Some(outcome(slot.topic));
                 }
                 if state.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
                     state.done.notify_one();
@@ -293,10 +307,15 @@ impl<U: User, C> Producer<U, C> {
         C: Codec<T::Message>,
     {
         async move {
-            let (sender, receiver) = oneshot::channel();
-            self.enqueue(&record, Box::new(Slot::One(T::NAME, sender)))
-                .await?;
-            Ok(DeliveryFuture { receiver })
+            let slot = Arc::new(Slot {
+                topic: T::NAME,
+                target: Target::One {
+                    report: std::sync::Mutex::new(None),
+                    waker: AtomicWaker::new(),
+                },
+            });
+            self.enqueue(&record, Arc::clone(&slot)).await?;
+            Ok(DeliveryFuture { slot })
         }
     }
 
@@ -320,7 +339,10 @@ impl<U: User, C> Producer<U, C> {
             done: Notify::new(),
         });
         for (index, record) in records.iter().enumerate() {
-            let slot = Box::new(Slot::Batch(T::NAME, Arc::clone(&state), index));
+            let slot = Arc::new(Slot {
+                topic: T::NAME,
+                target: Target::Batch(Arc::clone(&state), index),
+            });
             if let Err(e) = self.enqueue(record, slot).await {
                 // Not queued: report it in its place so the batch still completes.
                 if let Ok(mut reports) = state.reports.lock() {
@@ -332,7 +354,7 @@ impl<U: User, C> Producer<U, C> {
         Ok(BatchDelivery { state })
     }
 
-    async fn enqueue<T>(&self, record: &Record<'_, T>, slot: Box<Slot>) -> Result<(), Error>
+    async fn enqueue<T>(&self, record: &Record<'_, T>, slot: Arc<Slot>) -> Result<(), Error>
     where
         T: Topic,
         T::Key: KafkaKey,
@@ -453,23 +475,46 @@ impl<U: User, C> Producer<U, C> {
 #[derive(Debug)]
 #[must_use = "a delivery report says whether the record was written"]
 pub struct DeliveryFuture {
-    receiver: oneshot::Receiver<Report>,
+    slot: Arc<Slot>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").field("topic", &self.topic).finish()
+    }
 }
 
 impl std::future::Future for DeliveryFuture {
     type Output = Result<Delivered, Error>;
 
     fn poll(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        self.receiver.poll_unpin(cx).map(|result| {
-            result.unwrap_or_else(|_| {
-                Err(Error::Runtime(
-                    "the producer was dropped before the record's delivery report".into(),
-                ))
-            })
-        })
+        let Target::One { report, waker } = &self.slot.target else {
+            return std::task::Poll::Ready(Err(Error::Runtime(
+                "a batch record's report is read through its BatchDelivery".into(),
+            )));
+        };
+        let take = || match report.lock() {
+            Ok(mut report) => report.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(report) = take() {
+            return std::task::Poll::Ready(report);
+        }
+        waker.register(cx.waker());
+        // The report may have come between the first look and the registration.
+        if let Some(report) = take() {
+            return std::task::Poll::Ready(report);
+        }
+        if Arc::strong_count(&self.slot) == 1 {
+            // librdkafka dropped the record's opaque without a report: the producer is gone.
+            return std::task::Poll::Ready(Err(Error::Runtime(
+                "the producer was dropped before the record's delivery report".into(),
+            )));
+        }
+        std::task::Poll::Pending
     }
 }
 
