@@ -298,7 +298,7 @@ async fn in_turn(
     raw: impl Future<Output = Result<f64, BoxError>>,
     typed: impl Future<Output = Result<f64, BoxError>>,
 ) -> Result<(f64, f64), BoxError> {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         let raw = raw.await?;
         Ok((raw, typed.await?))
     } else {

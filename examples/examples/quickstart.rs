@@ -8,6 +8,7 @@
 //! in-process mock cluster, and says so; with it set, on that cluster, with every other
 //! setting from the environment and `.env` as a service would (creating the topic there).
 
+use kafka_utils::admin::KafkaAdmin;
 use kafka_utils::app::{App, Context};
 use kafka_utils::embedded::EmbeddedCluster;
 use kafka_utils::prelude::*;
@@ -40,32 +41,6 @@ permissions! {
     Users::Quickstart => { Topics::Greetings => [Read, Write, AutoCommitOffset] },
 }
 
-/// Creates the declared topics on a real cluster (one that exists already is fine).
-async fn create_topics(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::types::RDKafkaErrorCode;
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
-        settings.client_config()?.create()?;
-    let topics: Vec<NewTopic<'_>> = TOPOLOGY
-        .topics()
-        .map(|t| {
-            let replication = t.replication_factor.map_or(-1, i32::from);
-            NewTopic::new(
-                t.name,
-                t.partitions.unwrap_or(-1),
-                TopicReplication::Fixed(replication),
-            )
-        })
-        .collect();
-    for result in admin.create_topics(&topics, &AdminOptions::new()).await? {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(format!("creating topic `{topic}`: {code}").into()),
-        }
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings = Settings::from_env()?;
@@ -73,7 +48,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _embedded = match &settings.bootstrap_servers {
         Some(servers) => {
             println!("quickstart: using the cluster at KAFKA_BOOTSTRAP_SERVERS={servers}");
-            create_topics(&settings).await?;
+            // The declared topics, with their partitions and configs (existing ones are fine).
+            let admin = KafkaAdmin::new(&settings, &TOPOLOGY)?;
+            print!("{}", admin.ensure_topics().await?);
+            admin.disconnect();
             None
         }
         None => {

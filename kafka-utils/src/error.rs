@@ -55,6 +55,14 @@ pub enum Error {
         /// What the handler said.
         message: String,
     },
+    /// An admin request (ACLs, topic configs, the plan) failed or was refused.
+    #[error("{what}: {message}")]
+    Admin {
+        /// What was being done, e.g. ``describing the ACLs of `User:alice` ``.
+        what: String,
+        /// Why it failed (the broker's or librdkafka's words).
+        message: String,
+    },
     /// librdkafka refused or failed an operation.
     #[error("{what}: {source}")]
     Kafka {

@@ -55,11 +55,13 @@
 
 pub mod access;
 pub mod acl;
+pub mod admin;
 pub mod app;
 pub mod codec;
 pub mod consumer;
 pub mod embedded;
 mod error;
+mod ffi;
 pub mod producer;
 pub mod settings;
 pub mod topology;

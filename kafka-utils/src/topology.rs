@@ -107,7 +107,7 @@ pub struct Grant {
 }
 
 /// A Kafka resource type an ACL applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum ResourceType {
     /// A topic.
     Topic,
@@ -116,7 +116,7 @@ pub enum ResourceType {
 }
 
 /// How an ACL's resource name matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum PatternType {
     /// The exact name.
     Literal,
@@ -125,7 +125,7 @@ pub enum PatternType {
 }
 
 /// A Kafka ACL operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum AclOperation {
     /// `READ`
     Read,
@@ -136,7 +136,7 @@ pub enum AclOperation {
 }
 
 /// One ACL: allow `principal` to do `operation` on a resource, from any host.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct AclBinding {
     /// `User:<name>`.
     pub principal: String,

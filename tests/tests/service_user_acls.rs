@@ -47,11 +47,14 @@ async fn provision() {
     let acls = TOPOLOGY.acl_bindings();
     // Topic READ, WRITE, DESCRIBE on acl.requests; group READ, DESCRIBE on alice-group.
     assert_eq!(acls.len(), 5);
-    let admin = cluster.settings();
-    tokio::task::spawn_blocking(move || kafka_utils::acl::create_acls(&admin, &acls, TIMEOUT))
-        .await
-        .unwrap()
-        .expect("the admin creates the ACLs");
+    let settings = cluster.settings();
+    tokio::task::spawn_blocking(move || {
+        let admin = kafka_utils::acl::admin_client(&settings)?;
+        kafka_utils::acl::create_acls(&admin, &acls, TIMEOUT)
+    })
+    .await
+    .unwrap()
+    .expect("the admin creates the ACLs");
 }
 
 async fn round_trip(settings: &Settings, label: &str) {

@@ -1,0 +1,107 @@
+//! IncrementalAlterConfigs for topics (rust-rdkafka wraps only the legacy AlterConfigs,
+//! which resets every config it is not given to its default).
+
+#![allow(unsafe_code)]
+
+use std::time::Duration;
+
+use rdkafka::bindings as rd;
+
+use crate::Error;
+use crate::ffi::{Admin, Request, c_string, error_text, text};
+
+/// Owns a native config resource and destroys it.
+struct Resource(*mut rd::rd_kafka_ConfigResource_t);
+
+impl Drop for Resource {
+    fn drop(&mut self) {
+        // SAFETY: the resource came from rd_kafka_ConfigResource_new and is destroyed once.
+        unsafe { rd::rd_kafka_ConfigResource_destroy(self.0) };
+    }
+}
+
+/// Sets `configs` (key, value) on `topic`, leaving its other configs as they are.
+pub(crate) fn set_topic_configs(
+    admin: &Admin,
+    topic: &str,
+    configs: &[(String, String)],
+    timeout: Duration,
+) -> Result<(), Error> {
+    if configs.is_empty() {
+        return Ok(());
+    }
+    let name = c_string("topic", topic)?;
+    // SAFETY: name is NUL-terminated and outlives the call (librdkafka copies it).
+    let resource = Resource(unsafe {
+        rd::rd_kafka_ConfigResource_new(
+            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
+            name.as_ptr(),
+        )
+    });
+    for (key, value) in configs {
+        let key_c = c_string("config key", key)?;
+        let value_c = c_string("config value", value)?;
+        // SAFETY: resource is live; the strings outlive the call (librdkafka copies them).
+        let error = unsafe {
+            rd::rd_kafka_ConfigResource_add_incremental_config(
+                resource.0,
+                key_c.as_ptr(),
+                rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
+                value_c.as_ptr(),
+            )
+        };
+        // SAFETY: a non-null error is ours to read and destroy, once.
+        if let Some(why) = unsafe { error_text(error) } {
+            // SAFETY: error is non-null and destroyed only here.
+            unsafe { rd::rd_kafka_error_destroy(error) };
+            return Err(Error::Admin {
+                what: format!("setting `{key}`=`{value}` on topic `{topic}`"),
+                message: why,
+            });
+        }
+    }
+    let op = rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_INCREMENTALALTERCONFIGS;
+    let keys: Vec<&str> = configs.iter().map(|(k, _)| k.as_str()).collect();
+    let what = format!("setting {} on topic `{topic}`", keys.join(", "));
+    let request = Request::new(admin, op, timeout, what)?;
+    let mut resources = [resource.0];
+    // SAFETY: the array is valid for the call (librdkafka copies the resource); the
+    // request's handle, options and queue are live.
+    unsafe {
+        rd::rd_kafka_IncrementalAlterConfigs(
+            request.rk(),
+            resources.as_mut_ptr(),
+            resources.len(),
+            request.options(),
+            request.queue(),
+        )
+    };
+    let event = request.wait()?;
+    // SAFETY: the event answers our IncrementalAlterConfigs request.
+    let result = unsafe { rd::rd_kafka_event_IncrementalAlterConfigs_result(event.ptr()) };
+    if result.is_null() {
+        return Err(Error::Admin {
+            what: request.what().to_string(),
+            message: "librdkafka answered with an event of another kind".into(),
+        });
+    }
+    let mut count = 0usize;
+    // SAFETY: result lives as long as event; count receives the array length.
+    let results =
+        unsafe { rd::rd_kafka_IncrementalAlterConfigs_result_resources(result, &mut count) };
+    for index in 0..count {
+        // SAFETY: index < count; each resource lives as long as event.
+        let resource = unsafe { *results.add(index) };
+        // SAFETY: resource is live.
+        let code = unsafe { rd::rd_kafka_ConfigResource_error(resource) };
+        if code != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            // SAFETY: resource is live; the string lives as long as it does.
+            let why = unsafe { text(rd::rd_kafka_ConfigResource_error_string(resource), "") };
+            return Err(Error::Admin {
+                what: request.what().to_string(),
+                message: format!("{code:?} {why}").trim().to_string(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Plumbing for the librdkafka admin requests rust-rdkafka does not wrap (the ACL requests
+//! and IncrementalAlterConfigs): owning guards for what librdkafka allocates, and one way
+//! to send a request and wait for its result event.
+//!
+//! Every pointer librdkafka hands out is owned by a guard that destroys it exactly once, and
+//! every C string outlives the call that reads it. The admin client a [`Request`] borrows
+//! keeps the librdkafka handle alive for as long as the request and its result exist.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString, c_char};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::bindings as rd;
+use rdkafka::client::DefaultClientContext;
+
+use crate::Error;
+
+/// The admin client the requests go through.
+pub type Admin = AdminClient<DefaultClientContext>;
+
+/// A C string for librdkafka, or an error naming `what` when `value` holds a NUL byte.
+pub(crate) fn c_string(what: &str, value: &str) -> Result<CString, Error> {
+    CString::new(value).map_err(|_| Error::Admin {
+        what: format!("{what} `{}`", value.escape_debug()),
+        message: "contains a NUL byte, which Kafka names cannot".into(),
+    })
+}
+
+/// The text of a C string librdkafka owns, or `fallback` when it is null.
+///
+/// # Safety
+///
+/// `text` is null or a NUL-terminated string valid for the duration of the call.
+pub(crate) unsafe fn text(text: *const c_char, fallback: &str) -> String {
+    if text.is_null() {
+        fallback.to_string()
+    } else {
+        // SAFETY: non-null and NUL-terminated per the caller's contract.
+        unsafe { CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A librdkafka error object's message, if `error` is not null.
+///
+/// # Safety
+///
+/// `error` is null or a live `rd_kafka_error_t`.
+pub(crate) unsafe fn error_text(error: *const rd::rd_kafka_error_t) -> Option<String> {
+    if error.is_null() {
+        None
+    } else {
+        // SAFETY: error is live; its string lives as long as it does.
+        Some(unsafe { text(rd::rd_kafka_error_string(error), "unknown error") })
+    }
+}
+
+/// A writable buffer for librdkafka's `errstr` out-parameters.
+pub(crate) struct ErrStr([c_char; 512]);
+
+impl ErrStr {
+    pub(crate) fn new() -> Self {
+        ErrStr([0; 512])
+    }
+    pub(crate) fn ptr(&mut self) -> *mut c_char {
+        self.0.as_mut_ptr()
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub(crate) fn message(&self) -> String {
+        // SAFETY: the buffer starts zeroed and librdkafka NUL-terminates what it writes;
+        // the last byte is never written, so there is always a NUL.
+        unsafe { text(self.0.as_ptr(), "unknown error") }
+    }
+}
+
+struct Queue(*mut rd::rd_kafka_queue_t);
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // SAFETY: the queue came from rd_kafka_queue_new and is destroyed once.
+        unsafe { rd::rd_kafka_queue_destroy(self.0) };
+    }
+}
+
+struct Options(*mut rd::rd_kafka_AdminOptions_t);
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        // SAFETY: the options came from rd_kafka_AdminOptions_new and are destroyed once.
+        unsafe { rd::rd_kafka_AdminOptions_destroy(self.0) };
+    }
+}
+
+/// A result event; destroyed (with everything it owns) when dropped.
+pub(crate) struct Event<'a> {
+    ptr: *mut rd::rd_kafka_event_t,
+    admin: PhantomData<&'a Admin>,
+}
+
+impl Event<'_> {
+    pub(crate) fn ptr(&self) -> *mut rd::rd_kafka_event_t {
+        self.ptr
+    }
+}
+
+impl Drop for Event<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the event came from rd_kafka_queue_poll and is destroyed once.
+        unsafe { rd::rd_kafka_event_destroy(self.ptr) };
+    }
+}
+
+/// One admin request: a result queue and options, valid while the admin client lives.
+pub(crate) struct Request<'a> {
+    rk: *mut rd::rd_kafka_t,
+    queue: Queue,
+    options: Options,
+    timeout: Duration,
+    what: String,
+    admin: PhantomData<&'a Admin>,
+}
+
+impl<'a> Request<'a> {
+    /// A request of kind `op` through `admin`, answered within `timeout`; `what` describes
+    /// it in errors (``describing the ACLs of `User:alice` ``).
+    pub(crate) fn new(
+        admin: &'a Admin,
+        op: rd::rd_kafka_admin_op_t,
+        timeout: Duration,
+        what: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let what = what.into();
+        let rk = admin.inner().native_ptr();
+        // SAFETY: rk is live while `admin` is borrowed, which outlives this request.
+        let queue = Queue(unsafe { rd::rd_kafka_queue_new(rk) });
+        // SAFETY: as above.
+        let options = Options(unsafe { rd::rd_kafka_AdminOptions_new(rk, op) });
+        let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        let mut errstr = ErrStr::new();
+        // SAFETY: options is live; errstr is writable with the size given.
+        let code = unsafe {
+            rd::rd_kafka_AdminOptions_set_request_timeout(
+                options.0,
+                timeout_ms,
+                errstr.ptr(),
+                errstr.len(),
+            )
+        };
+        if code != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Err(Error::Admin {
+                what,
+                message: format!("a request timeout of {timeout:?}: {}", errstr.message()),
+            });
+        }
+        Ok(Request {
+            rk,
+            queue,
+            options,
+            timeout,
+            what,
+            admin: PhantomData,
+        })
+    }
+
+    pub(crate) fn rk(&self) -> *mut rd::rd_kafka_t {
+        self.rk
+    }
+    pub(crate) fn options(&self) -> *const rd::rd_kafka_AdminOptions_t {
+        self.options.0
+    }
+    pub(crate) fn queue(&self) -> *mut rd::rd_kafka_queue_t {
+        self.queue.0
+    }
+    pub(crate) fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Waits for the request's result event; an error of the request as a whole (the
+    /// broker unreachable, the timeout passed) is an [`Error::Admin`].
+    pub(crate) fn wait(&self) -> Result<Event<'a>, Error> {
+        let poll_ms =
+            i32::try_from(self.timeout.as_millis().saturating_add(1000)).unwrap_or(i32::MAX);
+        // SAFETY: the queue is live; a null event means the wait timed out.
+        let ptr = unsafe { rd::rd_kafka_queue_poll(self.queue.0, poll_ms) };
+        if ptr.is_null() {
+            return Err(Error::Admin {
+                what: self.what.clone(),
+                message: format!("no answer within {:?}", self.timeout),
+            });
+        }
+        let event = Event {
+            ptr,
+            admin: PhantomData,
+        };
+        // SAFETY: event is live.
+        let code = unsafe { rd::rd_kafka_event_error(event.ptr) };
+        if code != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            // SAFETY: event is live; the string lives as long as the event.
+            let why = unsafe { text(rd::rd_kafka_event_error_string(event.ptr), "unknown error") };
+            return Err(Error::Admin {
+                what: self.what.clone(),
+                message: why,
+            });
+        }
+        Ok(event)
+    }
+}
