@@ -77,15 +77,29 @@ async fn clean_slate() {
     .await
     .unwrap()
     .expect("the declared users' ACLs are removed");
-    // Topic deletion is asynchronous in KRaft: wait until both are gone.
+    // Deletions reach the broker's metadata cache and authorizer a little after the
+    // controller committed them: wait until the cluster shows nothing declared.
     let admin = KafkaAdmin::new(&settings_plaintext(), &TOPOLOGY).unwrap();
     for _ in 0..300 {
-        if admin.live().await.unwrap().topics.is_empty() {
+        let live = admin.live().await.unwrap();
+        if live.topics.is_empty() && live.acls.is_empty() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the declared topics of an earlier run were not deleted");
+    panic!("the declared topics and ACLs of an earlier run were not deleted");
+}
+
+/// The plan once `ready` holds for it (out-of-band changes take a moment to show).
+async fn plan_when(admin: &KafkaAdmin, ready: impl Fn(&Plan) -> bool) -> Plan {
+    for _ in 0..300 {
+        let plan = admin.plan().await.unwrap();
+        if ready(&plan) {
+            return plan;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    admin.plan().await.unwrap()
 }
 
 fn settings_plaintext() -> Settings {
@@ -198,7 +212,10 @@ async fn plan_apply_drift_and_enforcement() {
 
     // Out-of-band drift shows exactly.
     let extra = drift_out_of_band().await;
-    let plan = admin.plan().await.unwrap();
+    let plan = plan_when(&admin, |p| {
+        !p.alter_configs.is_empty() && !p.unfixable.is_empty() && !p.remove_acls.is_empty()
+    })
+    .await;
     assert_eq!(
         plan.alter_configs,
         [ConfigDrift {

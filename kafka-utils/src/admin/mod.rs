@@ -308,7 +308,64 @@ impl KafkaAdmin {
             applied.acl_removals_skipped = plan.remove_acls.len();
         }
         applied.not_applied = plan.unfixable.clone();
+        if !applied.is_empty() {
+            self.wait_until_visible(&applied).await?;
+        }
         Ok(applied)
+    }
+
+    /// Waits until the cluster shows what was applied. The controller commits a change
+    /// before the broker's metadata cache and authorizer have it, so a plan made right
+    /// after an apply could otherwise still list it.
+    async fn wait_until_visible(&self, applied: &Applied) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let plan = self.plan().await?;
+            let pending = plan
+                .create_topics
+                .iter()
+                .filter(|t| applied.topics_created.contains(&t.topic))
+                .count()
+                + plan
+                    .add_partitions
+                    .iter()
+                    .filter(|p| applied.partitions_added.contains(p))
+                    .count()
+                + plan
+                    .alter_configs
+                    .iter()
+                    .filter(|c| {
+                        applied
+                            .configs_set
+                            .iter()
+                            .any(|s| s.topic == c.topic && s.key == c.key)
+                    })
+                    .count()
+                + plan
+                    .add_acls
+                    .iter()
+                    .filter(|a| applied.acls_created.contains(a))
+                    .count()
+                + plan
+                    .remove_acls
+                    .iter()
+                    .filter(|a| applied.acls_removed.contains(a))
+                    .count();
+            if pending == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Admin {
+                    what: "applying the plan".into(),
+                    message: format!(
+                        "applied, but {pending} of the changes were still not visible on the \
+                         cluster after {:?}",
+                        self.timeout
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn create_topics(&self, plan: &Plan, applied: &mut Applied) -> Result<(), Error> {
