@@ -1,16 +1,24 @@
 //! Throughput of the typed producer and consumer against raw rdkafka, side by side, in one run.
 //!
 //! ```sh
-//! bash broker/kafka.sh run cargo run --release -p kafka-utils-examples --example bench_throughput
+//! cargo build --release -p kafka-utils-examples --example bench_throughput --features mimalloc
+//! KAFKA_TEST_BROKER_CPUS=1 bash broker/kafka.sh run taskset -c 0 \
+//!     target/release/examples/bench_throughput
 //! ```
 //!
-//! For JSON messages of about 100 B and about 1 KB it sends `BENCH_MESSAGES` (default
-//! 1,000,000) records through a raw `BaseProducer` and through the typed `Producer`, then
-//! reads them back through a raw `BaseConsumer` and through the typed `Consumer`, each side
-//! doing the same work a real program must: the raw side encodes and decodes JSON with
-//! serde_json too, and counts its delivery reports. Each measurement runs `BENCH_ROUNDS`
-//! (default 3) times, raw and typed alternating; both consumers read the same topic; the best
-//! round of each is reported, with the typed/raw ratio. It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are created).
+//! For JSON messages of about 100 B and about 1 KB (`BENCH_SIZES`) it sends `BENCH_MESSAGES`
+//! (default 1,000,000) records through a raw `BaseProducer` and through the typed `Producer`,
+//! then reads them back through a raw `BaseConsumer` and through the typed `Consumer`, with
+//! and without the records' headers. Each side does the work a real program must: the raw
+//! side encodes and decodes JSON with serde_json too, counts its delivery reports, and uses
+//! the same librdkafka properties. Each measurement runs `BENCH_ROUNDS` (default 5) times,
+//! raw and typed taking turns to go first; both consumers read the same topic. It prints, per
+//! measurement (after `BENCH_WARMUP`, default 2, unrecorded rounds that warm the broker's
+//! JIT up), the best and the median round of each side with their typed/raw ratios, and
+//! the client process's CPU time per message. Pinning the broker to one CPU and the benchmark
+//! to the other (as above) keeps the two from stealing each other's time slices; without it
+//! rounds differ by up to 4×. `BENCH_CONSUME=0` measures producing only. It needs
+//! `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are created).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -51,6 +59,11 @@ pub enum Users {
 }
 
 permissions! { Users::Bench => { Topics::Typed => [Read, Write, AutoCommitOffset] } }
+
+/// With `--features mimalloc`, both sides run on mimalloc instead of the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -256,13 +269,24 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// The rounds of one measurement: msgs/s and client CPU µs per message, per round.
-#[derive(Default)]
+/// The first `warmup` runs are not recorded: the broker's JIT compiler is still warming up
+/// (the first rounds run up to 2× slower, whichever side goes first).
 struct Series {
     rates: Vec<f64>,
     cpu_us: Vec<f64>,
+    warmup: usize,
+    runs: usize,
 }
 
 impl Series {
+    fn new(warmup: usize) -> Self {
+        Series {
+            rates: Vec::new(),
+            cpu_us: Vec::new(),
+            warmup,
+            runs: 0,
+        }
+    }
     fn median(values: &[f64]) -> f64 {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
@@ -284,6 +308,10 @@ where
 {
     let before = cpu_seconds();
     let rate = run.await?;
+    series.runs += 1;
+    if series.runs <= series.warmup {
+        return Ok(rate);
+    }
     if let (Some(before), Some(after)) = (before, cpu_seconds()) {
         series.cpu_us.push((after - before) * 1e6 / count as f64);
     }
@@ -330,6 +358,7 @@ async fn main() -> Result<(), BoxError> {
     }
     let count = env_number("BENCH_MESSAGES", 1_000_000);
     let rounds = env_number("BENCH_ROUNDS", 5).max(1) as usize;
+    let warmup = env_number("BENCH_WARMUP", 2) as usize;
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
         .unwrap_or_else(|_| "100,1024".into())
         .split(',')
@@ -340,15 +369,15 @@ async fn main() -> Result<(), BoxError> {
     let raw_config = settings.producer_config()?;
     let pid = std::process::id();
     eprintln!(
-        "bench: {count} messages per run, {rounds} rounds, raw and typed taking turns to go first"
+        "bench: {count} messages per run, {warmup} warm-up and {rounds} measured rounds, raw and typed taking turns to go first"
     );
     let mut table = Vec::new();
     for size in sizes {
         let body = body_for(size);
         let json_len = serde_json::to_vec(&payload(500_000, &body))?.len();
         let raw_topic = format!("bench.raw.{size}");
-        let (mut raw_p, mut typed_p) = (Series::default(), Series::default());
-        for round in 0..rounds {
+        let (mut raw_p, mut typed_p) = (Series::new(warmup), Series::new(warmup));
+        for round in 0..warmup + rounds {
             recreate(&admin, &raw_topic).await?;
             recreate(&admin, "bench.typed").await?;
             let (config, topic, b) = (raw_config.clone(), raw_topic.clone(), body.clone());
@@ -361,12 +390,12 @@ async fn main() -> Result<(), BoxError> {
         }
         // Both consumers read the same topic, the one the typed producer wrote last, so that
         // they see the same data in the same broker state; alternating, in new groups.
-        let mut consume = [(); 4].map(|_| Series::default());
+        let mut consume = [(); 4].map(|_| Series::new(warmup));
         // BENCH_CONSUME=0 measures producing only (e.g. to profile it).
         let consume_rounds = if env_number("BENCH_CONSUME", 1) == 0 {
             0
         } else {
-            rounds
+            warmup + rounds
         };
         for round in 0..consume_rounds {
             let mut line = format!("round {round}, {json_len} B: consume");
@@ -392,12 +421,14 @@ async fn main() -> Result<(), BoxError> {
             eprintln!("{line}");
         }
         table.push((json_len, "produce", raw_p, typed_p));
-        let [raw_c, typed_c, raw_h, typed_h] = consume;
-        table.push((json_len, "consume", raw_c, typed_c));
-        table.push((json_len, "consume + headers", raw_h, typed_h));
+        if consume_rounds > 0 {
+            let [raw_c, typed_c, raw_h, typed_h] = consume;
+            table.push((json_len, "consume", raw_c, typed_c));
+            table.push((json_len, "consume + headers", raw_h, typed_h));
+        }
     }
     println!(
-        "{count} messages per run, {rounds} rounds; rates in msgs/s; CPU = the client process's CPU µs per message (median)"
+        "{count} messages per run, {rounds} measured rounds after {warmup} warm-up rounds; rates in msgs/s; CPU = the client process's CPU µs per message (median)"
     );
     println!(
         "| size | what | raw best | typed best | typed/raw | raw median | typed median | typed/raw | raw CPU | typed CPU | raw/typed CPU |"
