@@ -87,6 +87,7 @@ use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
 use crate::consumer::{GroupContext, commit_stored, create_consumer, group_for, static_topic};
+use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
 
@@ -135,6 +136,7 @@ pub struct App<U: User, C = Json> {
     codec: C,
     max_concurrency: usize,
     shutdown_timeout: Duration,
+    probe: ConsumerProbe,
 }
 
 impl<U: User, C> std::fmt::Debug for App<U, C> {
@@ -157,6 +159,10 @@ impl<U: User> App<U, Json> {
             codec: Json,
             max_concurrency: 16,
             shutdown_timeout: Duration::from_secs(30),
+            probe: ConsumerProbe::new(
+                U::NAME,
+                Duration::from_millis(settings.max_poll_interval_ms.into()),
+            ),
         })
     }
 }
@@ -178,6 +184,12 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
+    }
+
+    /// The liveness of the app's consumer once it runs, for
+    /// [`crate::health::HealthCheck::watch`].
+    pub fn probe(&self) -> ConsumerProbe {
+        self.probe.clone()
     }
 
     /// Handles the records of topic `T` with `handler`.
@@ -221,6 +233,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         let group = group_for::<U>(self.group.clone())?;
         let topics: Vec<&'static str> = self.routes.keys().copied().collect();
         let consumer = Arc::new(create_consumer(&self.settings, &group, &topics, U::NAME)?);
+        self.probe.attach(Arc::clone(&consumer), group.clone());
         tracing::info!(user = U::NAME, %group, ?topics, "app started");
         let runner = Runner {
             consumer: Arc::clone(&consumer),
@@ -239,7 +252,10 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 biased;
                 () = &mut stop => break,
                 Some(error) = fail_rx.recv() => { failure = Some(error); break }
-                message = consumer.recv() => message,
+                message = async {
+                    let _polling = self.probe.polling();
+                    consumer.recv().await
+                } => message,
             };
             let message = match message {
                 Ok(message) => message,
@@ -301,6 +317,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         if failure.is_none() {
             failure = fail_rx.try_recv().ok();
         }
+        self.probe.detach();
         let committed = commit_stored(Arc::clone(&consumer)).await;
         consumer.unsubscribe();
         drop(runner);

@@ -51,6 +51,7 @@
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::FutureExt;
 use rdkafka::consumer::{
@@ -62,6 +63,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
+use crate::probe::ConsumerProbe;
 use crate::settings::Settings;
 
 /// A record received and decoded, with where it came from.
@@ -184,9 +186,18 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
                 U::NAME
             )));
         }
-        let inner = create_consumer(&self.settings, &group, &self.topics, U::NAME)?;
+        let inner = Arc::new(create_consumer(
+            &self.settings,
+            &group,
+            &self.topics,
+            U::NAME,
+        )?);
+        let stall = Duration::from_millis(self.settings.max_poll_interval_ms.into());
+        let probe = ConsumerProbe::new(U::NAME, stall);
+        probe.attach(Arc::clone(&inner), group);
         Ok(Consumer {
-            inner: Arc::new(inner),
+            inner,
+            probe,
             topics: self.topics,
             codec: self.codec,
             headers: self.headers,
@@ -258,6 +269,7 @@ pub struct Consumer<U: User, M, C = Json> {
     codec: C,
     headers: bool,
     max_poll_records: usize,
+    probe: ConsumerProbe,
     /// A decode error met inside a batch, reported by the next call.
     pending_error: Mutex<Option<Error>>,
     types: PhantomData<fn() -> (U, M)>,
@@ -355,7 +367,13 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// topic, partition and offset; it is not acknowledged.
     pub async fn recv(&self) -> Result<Received<M>, Error> {
         self.take_pending_error()?;
+        let _polling = self.probe.polling();
         self.next_message().await
+    }
+
+    /// This consumer's liveness, for [`crate::health::HealthCheck::watch`].
+    pub fn probe(&self) -> ConsumerProbe {
+        self.probe.clone()
     }
 
     /// Waits for the next record, then takes those already fetched, up to
@@ -363,6 +381,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
         use futures::StreamExt;
         self.take_pending_error()?;
+        let _polling = self.probe.polling();
         // One message stream for the whole batch: it registers its waker once.
         let mut stream = self.inner.stream();
         let mut batch = Vec::with_capacity(self.max_poll_records.min(1024));
@@ -446,6 +465,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
 
     /// Commits the stored offsets, leaves the group, and drops the consumer.
     pub async fn close(self) -> Result<(), Error> {
+        self.probe.detach();
         let result = self.commit().await;
         self.inner.unsubscribe();
         result

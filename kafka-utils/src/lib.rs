@@ -62,6 +62,8 @@ pub mod consumer;
 pub mod embedded;
 mod error;
 mod ffi;
+pub mod health;
+pub mod probe;
 pub mod producer;
 pub mod settings;
 pub mod topology;
