@@ -87,6 +87,7 @@ use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
 use crate::consumer::{GroupContext, commit_stored, create_consumer, group_for, static_topic};
+use crate::metrics::{Metrics, TopicMetrics};
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
@@ -137,6 +138,7 @@ pub struct App<U: User, C = Json> {
     max_concurrency: usize,
     shutdown_timeout: Duration,
     probe: ConsumerProbe,
+    metrics: Option<Metrics>,
 }
 
 impl<U: User, C> std::fmt::Debug for App<U, C> {
@@ -163,6 +165,7 @@ impl<U: User> App<U, Json> {
                 U::NAME,
                 Duration::from_millis(settings.max_poll_interval_ms.into()),
             ),
+            metrics: None,
         })
     }
 }
@@ -183,6 +186,14 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     /// How long running handlers may take to finish once stopping (default 30 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Counts into `metrics`: records consumed, handled and failed per topic, the handlers'
+    /// durations, and (through the app's producer) what handlers produce.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.producer = self.producer.with_metrics(metrics);
+        self.metrics = Some(metrics.clone());
         self
     }
 
@@ -234,12 +245,17 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         let topics: Vec<&'static str> = self.routes.keys().copied().collect();
         let consumer = Arc::new(create_consumer(&self.settings, &group, &topics, U::NAME)?);
         self.probe.attach(Arc::clone(&consumer), group.clone());
+        let counted: HashMap<&'static str, Arc<TopicMetrics>> = match &self.metrics {
+            Some(metrics) => topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
+            None => HashMap::new(),
+        };
         tracing::info!(user = U::NAME, %group, ?topics, "app started");
         let runner = Runner {
             consumer: Arc::clone(&consumer),
             semaphore: Arc::new(Semaphore::new(self.max_concurrency)),
             stopping: Arc::new(AtomicBool::new(false)),
             retry_backoff: Duration::from_millis(self.settings.retry_backoff_ms.into()),
+            metrics: self.metrics.clone(),
         };
         let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
         let mut workers: HashMap<(&'static str, i32), mpsc::Sender<Job<U>>> = HashMap::new();
@@ -268,6 +284,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             let Some(route) = self.routes.get(topic) else {
                 continue;
             };
+            if let Some(metrics) = counted.get(topic) {
+                metrics.consumed.inc();
+            }
             let job = Job {
                 route: Arc::clone(route),
                 payload: message.payload().unwrap_or_default().to_vec(),
@@ -336,6 +355,7 @@ struct Runner {
     semaphore: Arc<Semaphore>,
     stopping: Arc<AtomicBool>,
     retry_backoff: Duration,
+    metrics: Option<Metrics>,
 }
 
 const ATTEMPTS: u32 = 3;
@@ -353,6 +373,7 @@ impl Runner {
         let semaphore = Arc::clone(&self.semaphore);
         let stopping = Arc::clone(&self.stopping);
         let backoff = self.retry_backoff;
+        let metrics = self.metrics.clone();
         async move {
             while let Some(job) = jobs.recv().await {
                 if stopping.load(Ordering::Acquire) {
@@ -362,6 +383,7 @@ impl Runner {
                     return;
                 };
                 let mut attempt = 1;
+                let counted = metrics.as_ref().map(|m| m.topic(job.topic));
                 let outcome = loop {
                     let ctx = Context {
                         topic: job.topic,
@@ -377,7 +399,16 @@ impl Runner {
                         Ok(future) => future,
                         Err(error) => break Err(error),
                     };
-                    match future.await {
+                    let started = std::time::Instant::now();
+                    let result = future.await;
+                    if let Some(counted) = &counted {
+                        counted.handler_duration.observe(started.elapsed());
+                        match &result {
+                            Ok(()) => counted.handled.inc(),
+                            Err(_) => counted.handler_errors.inc(),
+                        };
+                    }
+                    match result {
                         Ok(()) => break Ok(()),
                         Err(message) if attempt >= ATTEMPTS || stopping.load(Ordering::Acquire) => {
                             break Err(Error::Handler {

@@ -63,6 +63,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
+use crate::metrics::{Metrics, TopicMetrics};
 use crate::probe::ConsumerProbe;
 use crate::settings::Settings;
 
@@ -131,6 +132,7 @@ impl ConsumerContext for GroupContext {
 #[derive(Debug)]
 pub struct ConsumerBuilder<U: User, M, C = Json> {
     settings: Settings,
+    metrics: Option<Metrics>,
     headers: bool,
     group: Option<String>,
     topics: Vec<&'static str>,
@@ -157,6 +159,13 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
         self
     }
 
+    /// Counts the records received per topic into `metrics`
+    /// (`kafka_messages_consumed_total`).
+    pub fn metrics(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
+    }
+
     /// Whether records come with their headers (default: yes). librdkafka parses a record's
     /// headers only when asked, and that costs more than the rest of a small record's
     /// metadata: a consumer that never reads headers can say so.
@@ -169,6 +178,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
     pub fn codec<C2: Codec<M>>(self, codec: C2) -> ConsumerBuilder<U, M, C2> {
         ConsumerBuilder {
             settings: self.settings,
+            metrics: self.metrics,
             headers: self.headers,
             group: self.group,
             topics: self.topics,
@@ -195,9 +205,14 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
         let stall = Duration::from_millis(self.settings.max_poll_interval_ms.into());
         let probe = ConsumerProbe::new(U::NAME, stall);
         probe.attach(Arc::clone(&inner), group);
+        let counted = match &self.metrics {
+            Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
+            None => Vec::new(),
+        };
         Ok(Consumer {
             inner,
             probe,
+            counted,
             topics: self.topics,
             codec: self.codec,
             headers: self.headers,
@@ -270,6 +285,8 @@ pub struct Consumer<U: User, M, C = Json> {
     headers: bool,
     max_poll_records: usize,
     probe: ConsumerProbe,
+    /// The consumed-records counter of each topic, when metrics are kept.
+    counted: Vec<(&'static str, Arc<TopicMetrics>)>,
     /// A decode error met inside a batch, reported by the next call.
     pending_error: Mutex<Option<Error>>,
     types: PhantomData<fn() -> (U, M)>,
@@ -289,6 +306,7 @@ impl<U: User, M> Consumer<U, M, Json> {
     pub fn builder(settings: &Settings) -> ConsumerBuilder<U, M, Json> {
         ConsumerBuilder {
             settings: settings.clone(),
+            metrics: None,
             headers: true,
             group: None,
             topics: Vec::new(),
@@ -368,7 +386,15 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     pub async fn recv(&self) -> Result<Received<M>, Error> {
         self.take_pending_error()?;
         let _polling = self.probe.polling();
-        self.next_message().await
+        let received = self.next_message().await?;
+        self.count(received.topic, 1);
+        Ok(received)
+    }
+
+    fn count(&self, topic: &str, records: usize) {
+        if let Some((_, metrics)) = self.counted.iter().find(|(t, _)| *t == topic) {
+            metrics.consumed.inc_by(records as f64);
+        }
     }
 
     /// This consumer's liveness, for [`crate::health::HealthCheck::watch`].
@@ -412,6 +438,12 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                     }
                     break;
                 }
+            }
+        }
+        if !self.counted.is_empty() {
+            for (topic, _) in &self.counted {
+                let records = batch.iter().filter(|r| r.topic == *topic).count();
+                self.count(topic, records);
             }
         }
         Ok(batch)

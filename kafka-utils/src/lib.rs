@@ -63,6 +63,7 @@ pub mod embedded;
 mod error;
 mod ffi;
 pub mod health;
+pub mod metrics;
 pub mod probe;
 pub mod producer;
 pub mod settings;

@@ -57,6 +57,7 @@ use tokio::sync::Notify;
 use crate::Error;
 use crate::access::{Topic, User, WritableBy};
 use crate::codec::{Codec, Json, KafkaKey};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 /// Where a record landed.
@@ -112,6 +113,8 @@ type Report = Result<Delivered, Error>;
 /// per record, shared with the [`DeliveryFuture`] that waits for it.
 struct Slot {
     topic: &'static str,
+    /// When it was sent, when metrics are kept.
+    sent_at: Option<std::time::Instant>,
     target: Target,
 }
 
@@ -140,6 +143,7 @@ struct DeliveryContext {
     /// Senders blocked on a full queue resume once `in_flight` is down to this: waking
     /// them for every freed slot would cost a wake-up per record.
     low_water: usize,
+    metrics: std::sync::OnceLock<Metrics>,
 }
 
 impl rdkafka::ClientContext for DeliveryContext {}
@@ -148,6 +152,17 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Arc<Slot>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, slot: Arc<Slot>) {
+        if let Some(metrics) = self.metrics.get() {
+            let topic = metrics.topic(slot.topic);
+            if result.is_ok() {
+                topic.produced.inc();
+                if let Some(sent_at) = slot.sent_at {
+                    topic.delivery_latency.observe(sent_at.elapsed());
+                }
+            } else {
+                topic.produce_errors.inc();
+            }
+        }
         let outcome = |topic: &'static str| match result {
             Ok(message) => Ok(Delivered {
                 topic,
@@ -263,6 +278,7 @@ impl<U: User, C> Producer<U, C> {
             waiting: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             low_water: capacity / 2,
+            metrics: std::sync::OnceLock::new(),
         };
         let producer = config
             .create_with_context(context)
@@ -275,6 +291,22 @@ impl<U: User, C> Producer<U, C> {
             codec,
             user: PhantomData,
         })
+    }
+
+    /// Counts what this producer (and its clones) delivers into `metrics`: records produced
+    /// and failed per topic, and the delivery latency. Set once; later calls are ignored.
+    pub fn with_metrics(self, metrics: &Metrics) -> Self {
+        let _ = self.inner.producer.context().metrics.set(metrics.clone());
+        self
+    }
+
+    fn sent_at(&self) -> Option<std::time::Instant> {
+        self.inner
+            .producer
+            .context()
+            .metrics
+            .get()
+            .map(|_| std::time::Instant::now())
     }
 
     /// Queues `message` for topic `T` and returns the future of its delivery report.
@@ -309,6 +341,7 @@ impl<U: User, C> Producer<U, C> {
         async move {
             let slot = Arc::new(Slot {
                 topic: T::NAME,
+                sent_at: self.sent_at(),
                 target: Target::One {
                     report: std::sync::Mutex::new(None),
                     waker: AtomicWaker::new(),
@@ -341,6 +374,7 @@ impl<U: User, C> Producer<U, C> {
         for (index, record) in records.iter().enumerate() {
             let slot = Arc::new(Slot {
                 topic: T::NAME,
+                sent_at: self.sent_at(),
                 target: Target::Batch(Arc::clone(&state), index),
             });
             if let Err(e) = self.enqueue(record, slot).await {
