@@ -55,6 +55,7 @@
 
 pub mod access;
 pub mod acl;
+pub mod actuator;
 pub mod admin;
 pub mod app;
 pub mod codec;
