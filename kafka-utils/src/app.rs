@@ -243,7 +243,13 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         }
         let group = group_for::<U>(self.group.clone())?;
         let topics: Vec<&'static str> = self.routes.keys().copied().collect();
-        let consumer = Arc::new(create_consumer(&self.settings, &group, &topics, U::NAME)?);
+        let consumer = Arc::new(create_consumer(
+            &self.settings,
+            &group,
+            &topics,
+            U::NAME,
+            self.metrics.as_ref(),
+        )?);
         self.probe.attach(Arc::clone(&consumer), group.clone());
         let counted: HashMap<&'static str, Arc<TopicMetrics>> = match &self.metrics {
             Some(metrics) => topics.iter().map(|t| (*t, metrics.topic(t))).collect(),

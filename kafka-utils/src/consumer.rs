@@ -105,9 +105,17 @@ impl<M> Received<M> {
 /// rebalances.
 pub(crate) struct GroupContext {
     auto_commit: bool,
+    user: &'static str,
+    metrics: Option<Metrics>,
 }
 
-impl rdkafka::ClientContext for GroupContext {}
+impl rdkafka::ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_statistics(self.user, &statistics);
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -201,6 +209,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             &group,
             &self.topics,
             U::NAME,
+            self.metrics.as_ref(),
         )?);
         let stall = Duration::from_millis(self.settings.max_poll_interval_ms.into());
         let probe = ConsumerProbe::new(U::NAME, stall);
@@ -262,10 +271,13 @@ pub(crate) fn create_consumer(
     settings: &Settings,
     group: &str,
     topics: &[&str],
-    user: &str,
+    user: &'static str,
+    metrics: Option<&Metrics>,
 ) -> Result<StreamConsumer<GroupContext>, Error> {
     let context = GroupContext {
         auto_commit: settings.enable_auto_commit,
+        user,
+        metrics: metrics.cloned(),
     };
     let consumer: StreamConsumer<GroupContext> = settings
         .consumer_config(group)?

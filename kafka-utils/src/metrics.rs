@@ -97,6 +97,9 @@ struct Builtin {
     dead_lettered: Counters,
     handler_duration: Histograms,
     delivery_latency: Histograms,
+    queue_messages: Gauges,
+    broker_rtt: Gauges,
+    consumer_lag: Gauges,
 }
 
 /// A custom metric and the last value of each of its label sets (for the snapshot).
@@ -185,6 +188,9 @@ impl Metrics {
             dead_lettered: Counters::default(),
             handler_duration: Histograms::new_with_constructor(seconds_histogram),
             delivery_latency: Histograms::new_with_constructor(seconds_histogram),
+            queue_messages: Gauges::default(),
+            broker_rtt: Gauges::default(),
+            consumer_lag: Gauges::default(),
         };
         let mut registry = Registry::default();
         let counters = [
@@ -200,6 +206,14 @@ impl Metrics {
         }
         registry.register(BUILTIN[6].0, BUILTIN[6].1, builtin.handler_duration.clone());
         registry.register(BUILTIN[7].0, BUILTIN[7].1, builtin.delivery_latency.clone());
+        let gauges = [
+            &builtin.queue_messages,
+            &builtin.broker_rtt,
+            &builtin.consumer_lag,
+        ];
+        for ((name, help), family) in BUILTIN[8..].iter().zip(gauges) {
+            registry.register(*name, *help, family.clone());
+        }
         Metrics {
             inner: Arc::new(Inner {
                 registry: RwLock::new(registry),
@@ -207,6 +221,56 @@ impl Metrics {
                 topics: RwLock::new(HashMap::new()),
                 custom: Mutex::new(BTreeMap::new()),
             }),
+        }
+    }
+
+    /// Takes in a librdkafka statistics report of client `client` (the user's name).
+    pub(crate) fn record_statistics(&self, client: &str, stats: &rdkafka::Statistics) {
+        let b = &self.inner.builtin;
+        let label = |pairs: &[(&str, String)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), escape_label_value(v)))
+                .collect()
+        };
+        let kind = stats.client_type.clone();
+        if kind == "producer" {
+            let labels = label(&[("client", client.to_string())]);
+            b.queue_messages
+                .get_or_create(&labels)
+                .set(stats.msg_cnt as f64);
+        }
+        for broker in stats.brokers.values() {
+            if broker.nodeid < 0 {
+                continue; // a bootstrap connection, not a broker
+            }
+            if let Some(rtt) = &broker.rtt {
+                let labels = label(&[
+                    ("client", client.to_string()),
+                    ("type", kind.clone()),
+                    ("broker", broker.nodeid.to_string()),
+                ]);
+                b.broker_rtt
+                    .get_or_create(&labels)
+                    .set(rtt.avg as f64 / 1e6);
+            }
+        }
+        if kind == "consumer" {
+            for topic in stats.topics.values() {
+                for partition in topic.partitions.values() {
+                    if partition.partition < 0 || partition.consumer_lag < 0 {
+                        continue; // the internal UA partition, or not yet known
+                    }
+                    let labels = label(&[
+                        ("client", client.to_string()),
+                        ("topic", topic.topic.clone()),
+                        ("partition", partition.partition.to_string()),
+                    ]);
+                    b.consumer_lag
+                        .get_or_create(&labels)
+                        .set(partition.consumer_lag as f64);
+                }
+            }
         }
     }
 

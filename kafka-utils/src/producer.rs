@@ -144,9 +144,16 @@ struct DeliveryContext {
     /// them for every freed slot would cost a wake-up per record.
     low_water: usize,
     metrics: std::sync::OnceLock<Metrics>,
+    user: &'static str,
 }
 
-impl rdkafka::ClientContext for DeliveryContext {}
+impl rdkafka::ClientContext for DeliveryContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(metrics) = self.metrics.get() {
+            metrics.record_statistics(self.user, &statistics);
+        }
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Arc<Slot>;
@@ -279,6 +286,7 @@ impl<U: User, C> Producer<U, C> {
             in_flight: AtomicUsize::new(0),
             low_water: capacity / 2,
             metrics: std::sync::OnceLock::new(),
+            user: U::NAME,
         };
         let producer = config
             .create_with_context(context)

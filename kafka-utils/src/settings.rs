@@ -25,6 +25,7 @@
 //! | `KAFKA_LINGER_MS` | librdkafka's (5) | milliseconds |
 //! | `KAFKA_REQUEST_TIMEOUT_MS` | `30000` | milliseconds |
 //! | `KAFKA_MAX_IN_FLIGHT_REQUESTS` | `5` | 1..=5 (idempotence needs at most 5) |
+//! | `KAFKA_STATISTICS_INTERVAL_MS` | `15000` | milliseconds between librdkafka statistics (into [`crate::metrics`]); `0` turns them off |
 //!
 //! ```
 //! use kafka_utils::settings::{Settings, SecurityProtocol};
@@ -197,6 +198,8 @@ pub struct Settings {
     pub request_timeout_ms: u32,
     /// `KAFKA_MAX_IN_FLIGHT_REQUESTS`
     pub max_in_flight_requests: u32,
+    /// `KAFKA_STATISTICS_INTERVAL_MS`
+    pub statistics_interval_ms: u32,
     /// Further librdkafka properties, set last (see [`Settings::with_client_property`]).
     pub client_properties: Vec<(String, String)>,
 }
@@ -223,6 +226,7 @@ impl fmt::Debug for Settings {
             .field("linger_ms", &self.linger_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("max_in_flight_requests", &self.max_in_flight_requests)
+            .field("statistics_interval_ms", &self.statistics_interval_ms)
             .field(
                 "client_properties",
                 &self
@@ -264,6 +268,7 @@ impl Default for Settings {
             linger_ms: None,
             request_timeout_ms: 30_000,
             max_in_flight_requests: 5,
+            statistics_interval_ms: 15_000,
             client_properties: Vec::new(),
         }
     }
@@ -436,6 +441,10 @@ impl Settings {
         if let Some(linger) = self.linger_ms {
             config.set("linger.ms", linger.to_string());
         }
+        config.set(
+            "statistics.interval.ms",
+            self.statistics_interval_ms.to_string(),
+        );
         Ok(self.apply_client_properties(config))
     }
 
@@ -463,7 +472,11 @@ impl Settings {
             // `queued.min.messages` and looks again only after this backoff (1 s by
             // default): a consumer that drains its queue faster than that sits idle for
             // the rest of the second. Looking again soon costs a timer, not a request.
-            .set("fetch.queue.backoff.ms", Self::FETCH_QUEUE_BACKOFF_MS);
+            .set("fetch.queue.backoff.ms", Self::FETCH_QUEUE_BACKOFF_MS)
+            .set(
+                "statistics.interval.ms",
+                self.statistics_interval_ms.to_string(),
+            );
         Ok(self.apply_client_properties(config))
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_utils::actuator::{self, OPENMETRICS_CONTENT_TYPE};
+use kafka_utils::consumer::Consumer;
 use kafka_utils::health::HealthCheck;
 use kafka_utils::metrics::Metrics;
 use kafka_utils::prelude::*;
@@ -24,11 +25,11 @@ pub enum Topics {
 
 #[derive(Debug, KafkaUsers)]
 pub enum Users {
-    #[user(name = "actuator-svc")]
+    #[user(name = "actuator-svc", groups = ["actuator-svc"])]
     Service,
 }
 
-permissions! { Users::Service => { Topics::Events => [Write] } }
+permissions! { Users::Service => { Topics::Events => [Read, Write, AutoCommitOffset] } }
 
 /// Serves the actuator on a free port of 127.0.0.1 until the test ends.
 async fn serve(health: HealthCheck, metrics: Metrics) -> SocketAddr {
@@ -68,7 +69,9 @@ async fn get(address: SocketAddr, path: &str) -> (u16, String, String) {
 async fn endpoints_over_http() {
     let cluster = TestCluster::get();
     cluster.recreate_topic("actuator.events", 1).await;
-    let settings = cluster.settings();
+    let mut settings = cluster.settings();
+    // librdkafka's statistics every 100 ms, so that its gauges show up soon.
+    settings.statistics_interval_ms = 100;
     let metrics = Metrics::new();
     let producer = Producer::<users::Service>::new(&settings)
         .unwrap()
@@ -77,7 +80,22 @@ async fn endpoints_over_http() {
         let delivery = producer.send(topics::Events, &format!("event {i}")).await;
         delivery.unwrap().await.unwrap();
     }
-    producer.close().await.unwrap();
+    let consumer =
+        Consumer::<users::Service, String>::builder(&settings.clone().with_auto_commit(false))
+            .metrics(&metrics)
+            .topic(topics::Events)
+            .build()
+            .unwrap();
+    let mut seen = 0;
+    while seen < 4 {
+        let batch = tokio::time::timeout(Duration::from_secs(60), consumer.recv_batch());
+        let batch = batch.await.expect("records").expect("decoded");
+        consumer.ack_batch(&batch).unwrap();
+        seen += batch.len();
+    }
+    consumer.commit().await.unwrap();
+    // Wait for a statistics report taken after the commit.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     metrics
         .record_metric("open_orders", 12.0, &[("shop", "eu")])
         .unwrap();

@@ -243,6 +243,11 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Set
             defaults.max_in_flight_requests,
             "requests",
         )?,
+        statistics_interval_ms: r.number(
+            "KAFKA_STATISTICS_INTERVAL_MS",
+            defaults.statistics_interval_ms,
+            "milliseconds",
+        )?,
         client_properties: Vec::new(),
     };
     validate(&settings)?;
