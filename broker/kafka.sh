@@ -6,6 +6,7 @@
 #   broker/kafka.sh start      fetch jars (cached in ~/.m2), make TLS material, format, launch
 #   broker/kafka.sh wait       block until the broker answers metadata on every listener
 #   broker/kafka.sh stop       stop the broker this script started (by its pid)
+#   broker/kafka.sh restart    stop it and start it again, keeping its ports and data
 #   broker/kafka.sh status     say whether it runs, and where
 #   broker/kafka.sh env        print the variables that point clients at it
 #   broker/kafka.sh run CMD..  start, wait, run CMD with those variables, stop (also on failure)
@@ -193,6 +194,31 @@ check_java() {
   [[ -n $v && $v -ge 17 ]] || die "Apache Kafka 4 needs Java 17 or newer; \`$1 -version\` says: $("$1" -version 2>&1 | head -n1)"
 }
 
+jvm_args() {
+  echo -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+}
+
+# Launches the broker on the configuration and data in $state (in the background).
+launch() {
+  local t0=$1 java=$2 cp=$3 base
+  base=$(cat "$state/port-base")
+  # KAFKA_TEST_BROKER_CPUS pins the broker (e.g. `1`), so a benchmark pinned to the other
+  # CPUs does not share them with the JVM.
+  local pin=()
+  if [[ -n ${KAFKA_TEST_BROKER_CPUS:-} ]]; then
+    command -v taskset >/dev/null || die "KAFKA_TEST_BROKER_CPUS needs taskset (util-linux)"
+    [[ $KAFKA_TEST_BROKER_CPUS =~ ^[0-9,-]+$ ]] ||
+      die "KAFKA_TEST_BROKER_CPUS=\`$KAFKA_TEST_BROKER_CPUS\` is not a CPU list such as 1 or 2-3"
+    pin=(taskset -c "$KAFKA_TEST_BROKER_CPUS")
+  fi
+  # shellcheck disable=SC2046 # the JVM options are words
+  nohup "${pin[@]}" "$java" $(jvm_args) "-Dlog4j2.configurationFile=$state/log4j2.properties" -cp "$cp" \
+    kafka.Kafka "$state/server.properties" >>"$state/broker.out" 2>&1 &
+  echo $! >"$state/pid"
+  echo "$t0" >"$state/started-ms"
+  log "broker launched (pid $!, ports $base..$((base + 4)), state in $state) $(($(now_ms) - t0)) ms after start"
+}
+
 cmd_start() {
   if ((external)); then
     log "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS is set: using that cluster, starting no broker"
@@ -212,30 +238,31 @@ cmd_start() {
   rm -rf "$state/data" "$state/server.log" "$state/broker.out"
   make_tls
   write_config "$base"
-  local jvm=(-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-    "-Dlog4j2.configurationFile=$state/log4j2.properties" -cp "$cp")
   local scram=() u
   for u in "${users[@]}"; do
     scram+=(--add-scram "SCRAM-SHA-256=[name=$u,password=$u-secret]" --add-scram "SCRAM-SHA-512=[name=$u,password=$u-secret]")
   done
-  if ! "$java" "${jvm[@]}" kafka.tools.StorageTool format -t "kafka-utils-test-cluster1" \
+  # shellcheck disable=SC2046 # the JVM options are words
+  if ! "$java" $(jvm_args) "-Dlog4j2.configurationFile=$state/log4j2.properties" -cp "$cp" \
+    kafka.tools.StorageTool format -t "kafka-utils-test-cluster1" \
     -c "$state/server.properties" "${scram[@]}" >"$state/format.log" 2>&1; then
     tail -n 30 "$state/format.log" >&2
     die "formatting the broker's storage failed (log: $state/format.log)"
   fi
-  # KAFKA_TEST_BROKER_CPUS pins the broker (e.g. `1`), so a benchmark pinned to the other
-  # CPUs does not share them with the JVM.
-  local pin=()
-  if [[ -n ${KAFKA_TEST_BROKER_CPUS:-} ]]; then
-    command -v taskset >/dev/null || die "KAFKA_TEST_BROKER_CPUS needs taskset (util-linux)"
-    [[ $KAFKA_TEST_BROKER_CPUS =~ ^[0-9,-]+$ ]] ||
-      die "KAFKA_TEST_BROKER_CPUS=\`$KAFKA_TEST_BROKER_CPUS\` is not a CPU list such as 1 or 2-3"
-    pin=(taskset -c "$KAFKA_TEST_BROKER_CPUS")
-  fi
-  nohup "${pin[@]}" "$java" "${jvm[@]}" kafka.Kafka "$state/server.properties" >"$state/broker.out" 2>&1 &
-  echo $! >"$state/pid"
-  echo "$t0" >"$state/started-ms"
-  log "broker launched (pid $!, ports $base..$((base + 4)), state in $state) $(($(now_ms) - t0)) ms after start"
+  launch "$t0" "$java" "$cp"
+}
+
+# Stops the broker and starts it again on the same ports, configuration and data.
+cmd_restart() {
+  ((external)) && die "KAFKA_BOOTSTRAP_SERVERS is set: there is no broker of ours to restart"
+  [[ -f $state/server.properties && -d $state/data ]] ||
+    die "no broker to restart in $state (run \`broker/kafka.sh start\` first)"
+  cmd_stop
+  local t0 java cp
+  t0=$(now_ms)
+  java=$(java_bin)
+  cp=$(classpath)
+  launch "$t0" "$java" "$cp"
 }
 
 log_tail() {
@@ -302,10 +329,11 @@ cmd_run() {
 
 case ${1:-} in
 start) cmd_start ;;
+restart) cmd_restart ;;
 wait) cmd_wait ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 env) cat "$state/env" ;;
 run) shift && cmd_run "$@" ;;
-*) die "usage: broker/kafka.sh start|wait|stop|status|env|run COMMAND..." ;;
+*) die "usage: broker/kafka.sh start|wait|stop|restart|status|env|run COMMAND..." ;;
 esac
