@@ -13,9 +13,8 @@ use kafka_utils::metrics::Metrics;
 use kafka_utils::prelude::*;
 use kafka_utils::producer::Producer;
 use kafka_utils::settings::Settings;
-use kafka_utils_tests::TestCluster;
+use kafka_utils_tests::{TestCluster, http_get};
 use openmetrics_parser::{OpenMetricsType, OpenMetricsValue};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, KafkaTopics)]
 pub enum Topics {
@@ -40,29 +39,10 @@ async fn serve(health: HealthCheck, metrics: Metrics) -> SocketAddr {
     address
 }
 
-/// `GET path` over HTTP/1.1: the status, the content type and the body.
+/// `GET path`: the status, the content type and the body.
 async fn get(address: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
-        .await
-        .expect("an answer within 30 s")
-        .unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("headers and a body");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let content_type = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    (status, content_type, body.to_string())
+    let answer = http_get(address, path).await;
+    (answer.status, answer.content_type, answer.body)
 }
 
 #[tokio::test]

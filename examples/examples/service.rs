@@ -1,0 +1,181 @@
+//! The Python library's FastAPI service, in Rust: the admin provisions the topology, a
+//! producer feeds orders, a typed handler takes them (recording metrics and writing an audit
+//! record), a periodic health check logs the state, and the actuator endpoints serve health,
+//! metrics and Prometheus text.
+//!
+//! ```sh
+//! cargo run -p kafka-utils-examples --example service        # on the embedded default
+//! bash broker/kafka.sh run cargo run -p kafka-utils-examples --example service
+//! curl -s localhost:8080/actuator/health
+//! ```
+//!
+//! `SERVICE_HTTP_ADDR` sets where it listens (default `127.0.0.1:8080`; port 0 picks a free
+//! one, printed at start). It stops gracefully on Ctrl-C or SIGTERM, or after
+//! `SERVICE_RUN_SECS` seconds when that is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_utils::admin::KafkaAdmin;
+use kafka_utils::app::{App, Context};
+use kafka_utils::embedded::EmbeddedCluster;
+use kafka_utils::health::HealthCheck;
+use kafka_utils::metrics::Metrics;
+use kafka_utils::prelude::*;
+use kafka_utils::producer::Producer;
+use kafka_utils::settings::Settings;
+use kafka_utils::{actuator, app};
+use serde::{Deserialize, Serialize};
+
+/// An order as the shop sends it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    pub id: u64,
+    pub amount_cents: u64,
+}
+
+/// What the service records about each order it took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Audit {
+    pub order: u64,
+    pub accepted: bool,
+}
+
+#[derive(Debug, KafkaTopics)]
+pub enum Topics {
+    /// Orders to take.
+    #[topic(name = "service.orders", message = Order, key = u64, partitions = 3)]
+    Orders,
+    /// What was done with them.
+    #[topic(name = "service.audit", message = Audit, partitions = 1)]
+    Audit,
+}
+
+#[derive(Debug, KafkaUsers)]
+pub enum Users {
+    #[user(name = "order-service", groups = ["order-service"])]
+    OrderService,
+}
+
+permissions! {
+    Users::OrderService => {
+        Topics::Orders => [Read, Write, AutoCommitOffset],
+        Topics::Audit => [Write],
+    },
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn handle(
+    order: Order,
+    ctx: Context<users::OrderService>,
+    metrics: Metrics,
+) -> Result<(), BoxError> {
+    let accepted = order.amount_cents <= 100_000;
+    let outcome = if accepted { "accepted" } else { "rejected" };
+    metrics.increment("orders", 1.0, &[("outcome", outcome)])?;
+    metrics.record_metric("last_order_cents", order.amount_cents as f64, &[])?;
+    let audit = Audit {
+        order: order.id,
+        accepted,
+    };
+    ctx.producer.send(topics::Audit, &audit).await?.await?;
+    Ok(())
+}
+
+/// Where the cluster is: `KAFKA_BOOTSTRAP_SERVERS`, or the embedded default.
+async fn cluster(settings: &mut Settings) -> Result<Option<EmbeddedCluster>, BoxError> {
+    if let Some(servers) = &settings.bootstrap_servers {
+        println!("service: using the cluster at {servers}");
+        let admin = KafkaAdmin::new(settings, &TOPOLOGY)?;
+        print!("{}", admin.ensure_topics().await?);
+        // The ACLs need a user that may alter them; a service usually may not.
+        if let Err(e) = admin.ensure_acls().await {
+            println!("service: ACLs not provisioned ({e})");
+        }
+        return Ok(None);
+    }
+    let cluster = EmbeddedCluster::start(1)?;
+    for topic in TOPOLOGY.topics() {
+        cluster.create_topic(topic.name, topic.partitions.unwrap_or(1))?;
+    }
+    println!(
+        "service: KAFKA_BOOTSTRAP_SERVERS is not set, so running on the embedded default ({})",
+        cluster.bootstrap_servers()
+    );
+    settings.bootstrap_servers = Some(cluster.bootstrap_servers());
+    Ok(Some(cluster))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let mut settings = Settings::from_env()?;
+    let _embedded = cluster(&mut settings).await?;
+    let metrics = Metrics::new();
+    let health = Arc::new(HealthCheck::new(&settings, &TOPOLOGY)?);
+
+    let handler_metrics = metrics.clone();
+    let app = App::<users::OrderService>::new(&settings)?
+        .with_metrics(&metrics)
+        .handle(topics::Orders, move |order: Order, ctx| {
+            handle(order, ctx, handler_metrics.clone())
+        });
+    health.watch(app.probe());
+
+    let address = std::env::var("SERVICE_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| format!("SERVICE_HTTP_ADDR=`{address}`: cannot listen there: {e}"))?;
+    let router = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "order service\n" }))
+        .merge(actuator::router(Arc::clone(&health), metrics.clone()));
+    println!("service: listening on http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // A shop that sends an order every 200 ms.
+    let producer = Producer::<users::OrderService>::new(&settings)?.with_metrics(&metrics);
+    let shop = producer.clone();
+    tokio::spawn(async move {
+        for id in 0u64.. {
+            let order = Order {
+                id,
+                amount_cents: (id * 7_919) % 150_000,
+            };
+            let record = kafka_utils::producer::Record::new(&order).key(&order.id);
+            if let Ok(sent) = shop.send_record(topics::Orders, record).await {
+                let _ = sent.await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+
+    // The periodic health check.
+    let periodic = Arc::clone(&health);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let report = periodic.check().await;
+            println!("service: health {:?}", report.status);
+        }
+    });
+
+    let run_for = std::env::var("SERVICE_RUN_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let stop = async move {
+        let deadline = async {
+            match run_for {
+                Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = deadline => {}
+            () = app::shutdown_signal() => {}
+        }
+    };
+    app.run_until(stop).await?;
+    producer.close().await?;
+    println!("service: stopped");
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! `examples/service.rs` against the real broker: started as its own process, it provisions
+//! its topics, takes orders, and answers on the actuator endpoints over HTTP; the counters
+//! move while orders flow; SIGTERM stops it gracefully.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use kafka_utils_tests::{TestCluster, http_get};
+use openmetrics_parser::{OpenMetricsType, OpenMetricsValue};
+
+/// The service process, killed if the test ends without stopping it.
+struct Service {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    fn start() -> Self {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target directory");
+        let built = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "kafka-utils-examples",
+                "--example",
+                "service",
+            ])
+            .status()
+            .expect("cargo build");
+        assert!(built.success(), "building the service example failed");
+        let cluster = TestCluster::get();
+        let mut child = Command::new(target.join("debug/examples/service"))
+            .env(
+                "KAFKA_BOOTSTRAP_SERVERS",
+                cluster.settings().bootstrap_servers.unwrap(),
+            )
+            .env("SERVICE_HTTP_ADDR", "127.0.0.1:0")
+            .env("SERVICE_RUN_SECS", "240")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the service starts");
+        let stdout = child.stdout.take().expect("its stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Service { child, lines }
+    }
+
+    fn wait_for_line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("the service never printed `{prefix}`");
+    }
+}
+
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let answer = http_get(address, path).await;
+    (answer.status, answer.body)
+}
+
+#[tokio::test]
+async fn the_service_example_serves_its_actuator() {
+    let service = Service::start();
+    let line = service.wait_for_line("service: listening on http://");
+    let address: SocketAddr = line
+        .trim_start_matches("service: listening on http://")
+        .parse()
+        .expect("an address");
+
+    // Orders flow: the handled counter moves, and the group settles.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (health, metrics) = loop {
+        let (_, body) = get(address, "/actuator/metrics").await;
+        let metrics: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let (status, body) = get(address, "/actuator/health").await;
+        let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let handled = metrics["topics"]["service.orders"]["handled"]
+            .as_f64()
+            .unwrap_or(0.0);
+        let state = &health["components"]["consumer:order-service"]["details"]["state"];
+        if handled >= 5.0 && state == "Stable" {
+            assert_eq!(status, 200, "{health:#}");
+            break (health, metrics);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no progress: {metrics:#} {health:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(health["status"], "UP", "{health:#}");
+    assert_eq!(
+        health["components"]["topics"]["details"]["present"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let accepted = metrics["custom"]["orders"].as_array().map(|samples| {
+        samples
+            .iter()
+            .map(|s| s["value"].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+    });
+    assert!(accepted.is_some_and(|n| n >= 5.0), "{metrics:#}");
+
+    let (status, body) = get(address, "/actuator/prometheus").await;
+    assert_eq!(status, 200);
+    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&body)
+        .unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{body}"));
+    let orders = &exposition.families["orders"];
+    assert_eq!(orders.family_type, OpenMetricsType::Counter);
+    let handled = &exposition.families["kafka_messages_handled"];
+    let total: f64 = handled
+        .iter_samples()
+        .map(|s| match &s.value {
+            OpenMetricsValue::Counter(c) => c.value.as_f64(),
+            _ => 0.0,
+        })
+        .sum();
+    assert!(total >= 5.0, "{body}");
+
+    // SIGTERM: it stops gracefully (our own child, by its pid).
+    let pid = service.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    service.wait_for_line("service: stopped");
+}
