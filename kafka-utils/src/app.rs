@@ -91,6 +91,8 @@ use crate::metrics::{Metrics, TopicMetrics};
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
+use crate::trace;
+use tracing::Instrument as _;
 
 /// What a handler gets besides the message.
 #[derive(Debug)]
@@ -405,8 +407,24 @@ impl Runner {
                         Ok(future) => future,
                         Err(error) => break Err(error),
                     };
+                    let span = tracing::info_span!(
+                        "kafka.handle",
+                        messaging.system = "kafka",
+                        messaging.source.name = job.topic,
+                        messaging.kafka.partition = job.partition,
+                        messaging.kafka.offset = job.offset,
+                        attempt,
+                    );
+                    if let Some(traceparent) = job
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k == trace::TRACEPARENT)
+                        .and_then(|(_, v)| v.as_deref())
+                    {
+                        trace::set_parent(&span, traceparent);
+                    }
                     let started = std::time::Instant::now();
-                    let result = future.await;
+                    let result = future.instrument(span).await;
                     if let Some(counted) = &counted {
                         counted.handler_duration.observe(started.elapsed());
                         match &result {

@@ -69,6 +69,7 @@ pub mod probe;
 pub mod producer;
 pub mod settings;
 pub mod topology;
+pub mod trace;
 
 pub use error::{Error, UnknownName};
 

@@ -59,6 +59,7 @@ use crate::access::{Topic, User, WritableBy};
 use crate::codec::{Codec, Json, KafkaKey};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::trace;
 
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,8 @@ struct Slot {
     topic: &'static str,
     /// When it was sent, when metrics are kept.
     sent_at: Option<std::time::Instant>,
+    /// The `kafka.produce` span, ended when the last reference goes.
+    span: tracing::Span,
     target: Target,
 }
 
@@ -147,6 +150,17 @@ struct DeliveryContext {
     user: &'static str,
 }
 
+/// The span of one produced record; partition and offset are recorded on delivery.
+fn produce_span(topic: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "kafka.produce",
+        messaging.system = "kafka",
+        messaging.destination.name = topic,
+        messaging.kafka.partition = tracing::field::Empty,
+        messaging.kafka.offset = tracing::field::Empty,
+    )
+}
+
 impl rdkafka::ClientContext for DeliveryContext {
     fn stats(&self, statistics: rdkafka::Statistics) {
         if let Some(metrics) = self.metrics.get() {
@@ -159,6 +173,11 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Arc<Slot>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, slot: Arc<Slot>) {
+        if let Ok(message) = result {
+            slot.span
+                .record("messaging.kafka.partition", message.partition());
+            slot.span.record("messaging.kafka.offset", message.offset());
+        }
         if let Some(metrics) = self.metrics.get() {
             let topic = metrics.topic(slot.topic);
             if result.is_ok() {
@@ -347,15 +366,19 @@ impl<U: User, C> Producer<U, C> {
         C: Codec<T::Message>,
     {
         async move {
+            let span = produce_span(T::NAME);
+            let traceparent = trace::traceparent(&span);
             let slot = Arc::new(Slot {
                 topic: T::NAME,
                 sent_at: self.sent_at(),
+                span,
                 target: Target::One {
                     report: std::sync::Mutex::new(None),
                     waker: AtomicWaker::new(),
                 },
             });
-            self.enqueue(&record, Arc::clone(&slot)).await?;
+            self.enqueue(&record, Arc::clone(&slot), traceparent.as_deref())
+                .await?;
             Ok(DeliveryFuture { slot })
         }
     }
@@ -380,12 +403,15 @@ impl<U: User, C> Producer<U, C> {
             done: Notify::new(),
         });
         for (index, record) in records.iter().enumerate() {
+            let span = produce_span(T::NAME);
+            let traceparent = trace::traceparent(&span);
             let slot = Arc::new(Slot {
                 topic: T::NAME,
                 sent_at: self.sent_at(),
+                span,
                 target: Target::Batch(Arc::clone(&state), index),
             });
-            if let Err(e) = self.enqueue(record, slot).await {
+            if let Err(e) = self.enqueue(record, slot, traceparent.as_deref()).await {
                 // Not queued: report it in its place so the batch still completes.
                 if let Ok(mut reports) = state.reports.lock() {
                     reports[index] = Some(Err(e));
@@ -396,7 +422,12 @@ impl<U: User, C> Producer<U, C> {
         Ok(BatchDelivery { state })
     }
 
-    async fn enqueue<T>(&self, record: &Record<'_, T>, slot: Arc<Slot>) -> Result<(), Error>
+    async fn enqueue<T>(
+        &self,
+        record: &Record<'_, T>,
+        slot: Arc<Slot>,
+        traceparent: Option<&str>,
+    ) -> Result<(), Error>
     where
         T: Topic,
         T::Key: KafkaKey,
@@ -423,16 +454,26 @@ impl<U: User, C> Producer<U, C> {
                 if let Some(partition) = record.partition {
                     base = base.partition(partition);
                 }
-                if !record.headers.is_empty() {
-                    let headers = record
-                        .headers
-                        .iter()
-                        .fold(OwnedHeaders::new(), |h, (k, v)| {
-                            h.insert(Header {
-                                key: k,
-                                value: Some(*v),
-                            })
+                // The caller's own `traceparent` wins over the span's.
+                let traceparent = traceparent
+                    .filter(|_| !record.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
+                if !record.headers.is_empty() || traceparent.is_some() {
+                    let mut headers =
+                        record
+                            .headers
+                            .iter()
+                            .fold(OwnedHeaders::new(), |h, (k, v)| {
+                                h.insert(Header {
+                                    key: k,
+                                    value: Some(*v),
+                                })
+                            });
+                    if let Some(traceparent) = traceparent {
+                        headers = headers.insert(Header {
+                            key: trace::TRACEPARENT,
+                            value: Some(traceparent.as_bytes()),
                         });
+                    }
                     base = base.headers(headers);
                 }
                 let context = self.inner.producer.context();
