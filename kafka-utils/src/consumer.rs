@@ -110,9 +110,9 @@ pub(crate) struct GroupContext {
 }
 
 impl rdkafka::ClientContext for GroupContext {
-    fn stats(&self, statistics: rdkafka::Statistics) {
+    fn stats_raw(&self, statistics: &[u8]) {
         if let Some(metrics) = &self.metrics {
-            metrics.record_statistics(self.user, &statistics);
+            metrics.record_statistics(self.user, statistics);
         }
     }
 }

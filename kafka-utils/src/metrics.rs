@@ -224,52 +224,63 @@ impl Metrics {
         }
     }
 
-    /// Takes in a librdkafka statistics report of client `client` (the user's name).
-    pub(crate) fn record_statistics(&self, client: &str, stats: &rdkafka::Statistics) {
+    /// Takes in a librdkafka statistics report (its JSON) of client `client` (the user's
+    /// name). Read leniently, field by field: rust-rdkafka's `Statistics` struct rejects the
+    /// whole report when librdkafka adds or changes a field it expects.
+    pub(crate) fn record_statistics(&self, client: &str, json: &[u8]) {
+        let Ok(stats) = serde_json::from_slice::<Value>(json) else {
+            return;
+        };
         let b = &self.inner.builtin;
-        let label = |pairs: &[(&str, String)]| -> Labels {
+        let label = |pairs: &[(&str, &str)]| -> Labels {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), escape_label_value(v)))
                 .collect()
         };
-        let kind = stats.client_type.clone();
-        if kind == "producer" {
-            let labels = label(&[("client", client.to_string())]);
+        let kind = stats["type"].as_str().unwrap_or("unknown");
+        if kind == "producer"
+            && let Some(queued) = stats["msg_cnt"].as_f64()
+        {
             b.queue_messages
-                .get_or_create(&labels)
-                .set(stats.msg_cnt as f64);
+                .get_or_create(&label(&[("client", client)]))
+                .set(queued);
         }
-        for broker in stats.brokers.values() {
-            if broker.nodeid < 0 {
-                continue; // a bootstrap connection, not a broker
-            }
-            if let Some(rtt) = &broker.rtt {
-                let labels = label(&[
-                    ("client", client.to_string()),
-                    ("type", kind.clone()),
-                    ("broker", broker.nodeid.to_string()),
-                ]);
-                b.broker_rtt
-                    .get_or_create(&labels)
-                    .set(rtt.avg as f64 / 1e6);
-            }
-        }
-        if kind == "consumer" {
-            for topic in stats.topics.values() {
-                for partition in topic.partitions.values() {
-                    if partition.partition < 0 || partition.consumer_lag < 0 {
-                        continue; // the internal UA partition, or not yet known
-                    }
-                    let labels = label(&[
-                        ("client", client.to_string()),
-                        ("topic", topic.topic.clone()),
-                        ("partition", partition.partition.to_string()),
-                    ]);
-                    b.consumer_lag
-                        .get_or_create(&labels)
-                        .set(partition.consumer_lag as f64);
+        if let Some(brokers) = stats["brokers"].as_object() {
+            for broker in brokers.values() {
+                let node = broker["nodeid"].as_i64().unwrap_or(-1);
+                // A bootstrap connection (-1) is not a broker; a window with no samples has 0.
+                let rtt = broker["rtt"]["avg"].as_f64().unwrap_or(0.0);
+                if node < 0 || rtt <= 0.0 {
+                    continue;
                 }
+                let node = node.to_string();
+                let labels = label(&[("client", client), ("type", kind), ("broker", &node)]);
+                b.broker_rtt.get_or_create(&labels).set(rtt / 1e6);
+            }
+        }
+        if kind != "consumer" {
+            return;
+        }
+        let Some(topics) = stats["topics"].as_object() else {
+            return;
+        };
+        for (topic, detail) in topics {
+            let Some(partitions) = detail["partitions"].as_object() else {
+                continue;
+            };
+            for (partition, detail) in partitions {
+                let lag = detail["consumer_lag"].as_i64().unwrap_or(-1);
+                // -1: the internal unassigned partition, or a lag not known yet.
+                if partition.starts_with('-') || lag < 0 {
+                    continue;
+                }
+                let labels = label(&[
+                    ("client", client),
+                    ("topic", topic),
+                    ("partition", partition),
+                ]);
+                b.consumer_lag.get_or_create(&labels).set(lag as f64);
             }
         }
     }

@@ -162,9 +162,9 @@ fn produce_span(topic: &'static str) -> tracing::Span {
 }
 
 impl rdkafka::ClientContext for DeliveryContext {
-    fn stats(&self, statistics: rdkafka::Statistics) {
+    fn stats_raw(&self, statistics: &[u8]) {
         if let Some(metrics) = self.metrics.get() {
-            metrics.record_statistics(self.user, &statistics);
+            metrics.record_statistics(self.user, statistics);
         }
     }
 }
