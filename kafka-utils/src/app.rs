@@ -413,7 +413,8 @@ impl Runner {
                         messaging.source.name = job.topic,
                         messaging.kafka.partition = job.partition,
                         messaging.kafka.offset = job.offset,
-                        attempt,
+                        // Signed: tracing-opentelemetry exports an unsigned field as text.
+                        attempt = i64::from(attempt),
                     );
                     if let Some(traceparent) = job
                         .headers

@@ -9,6 +9,13 @@
 //! and `kafka_delivery_latency_seconds`. [`crate::producer::Producer::with_metrics`] and
 //! [`crate::app::App::with_metrics`] feed them.
 //!
+//! From librdkafka's statistics (every `KAFKA_STATISTICS_INTERVAL_MS`), labelled by `client`
+//! (the user) and `instance` (librdkafka's handle name): the gauges
+//! `kafka_client_queue_messages` (a producer's records not yet acknowledged),
+//! `kafka_client_broker_rtt_seconds` (also by `type` and `broker`) and `kafka_consumer_lag`
+//! (by `topic` and `partition`: the partition's end minus the committed offset). librdkafka
+//! hands a consumer's reports over while it is polled, as the [`crate::app::App`] always is.
+//!
 //! ```
 //! use kafka_utils::metrics::Metrics;
 //!
@@ -35,6 +42,8 @@ use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
 use crate::Error;
+
+mod statistics;
 
 type Labels = Vec<(String, String)>;
 type Counters = Family<Labels, Counter<f64, AtomicU64>>;
@@ -136,7 +145,7 @@ impl Default for Metrics {
     }
 }
 
-const BUILTIN: &[(&str, &str)] = &[
+const BUILTIN: [(&str, &str); 11] = [
     ("kafka_messages_produced", "Records the broker acknowledged"),
     ("kafka_produce_errors", "Records that failed for good"),
     ("kafka_messages_consumed", "Records received"),
@@ -153,6 +162,18 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "kafka_delivery_latency_seconds",
         "Time from send to the delivery report",
+    ),
+    (
+        "kafka_client_queue_messages",
+        "Records in the producer's queue, not yet acknowledged (librdkafka statistics)",
+    ),
+    (
+        "kafka_client_broker_rtt_seconds",
+        "Average request round trip to each broker (librdkafka statistics)",
+    ),
+    (
+        "kafka_consumer_lag",
+        "Records behind the partition's end, per assigned partition (librdkafka statistics)",
     ),
 ];
 
@@ -193,26 +214,43 @@ impl Metrics {
             consumer_lag: Gauges::default(),
         };
         let mut registry = Registry::default();
-        let counters = [
-            &builtin.produced,
-            &builtin.produce_errors,
-            &builtin.consumed,
-            &builtin.handled,
-            &builtin.handler_errors,
-            &builtin.dead_lettered,
-        ];
-        for ((name, help), family) in BUILTIN.iter().zip(counters) {
-            registry.register(*name, *help, family.clone());
+        // A fixed-size pattern: adding a name without its family (or the reverse) does not
+        // compile.
+        let [
+            produced,
+            produce_errors,
+            consumed,
+            handled,
+            handler_errors,
+            dead_lettered,
+            handler_duration,
+            delivery_latency,
+            queue_messages,
+            broker_rtt,
+            consumer_lag,
+        ] = BUILTIN;
+        for ((name, help), family) in [
+            (produced, &builtin.produced),
+            (produce_errors, &builtin.produce_errors),
+            (consumed, &builtin.consumed),
+            (handled, &builtin.handled),
+            (handler_errors, &builtin.handler_errors),
+            (dead_lettered, &builtin.dead_lettered),
+        ] {
+            registry.register(name, help, family.clone());
         }
-        registry.register(BUILTIN[6].0, BUILTIN[6].1, builtin.handler_duration.clone());
-        registry.register(BUILTIN[7].0, BUILTIN[7].1, builtin.delivery_latency.clone());
-        let gauges = [
-            &builtin.queue_messages,
-            &builtin.broker_rtt,
-            &builtin.consumer_lag,
-        ];
-        for ((name, help), family) in BUILTIN[8..].iter().zip(gauges) {
-            registry.register(*name, *help, family.clone());
+        for ((name, help), family) in [
+            (handler_duration, &builtin.handler_duration),
+            (delivery_latency, &builtin.delivery_latency),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        for ((name, help), family) in [
+            (queue_messages, &builtin.queue_messages),
+            (broker_rtt, &builtin.broker_rtt),
+            (consumer_lag, &builtin.consumer_lag),
+        ] {
+            registry.register(name, help, family.clone());
         }
         Metrics {
             inner: Arc::new(Inner {
@@ -221,67 +259,6 @@ impl Metrics {
                 topics: RwLock::new(HashMap::new()),
                 custom: Mutex::new(BTreeMap::new()),
             }),
-        }
-    }
-
-    /// Takes in a librdkafka statistics report (its JSON) of client `client` (the user's
-    /// name). Read leniently, field by field: rust-rdkafka's `Statistics` struct rejects the
-    /// whole report when librdkafka adds or changes a field it expects.
-    pub(crate) fn record_statistics(&self, client: &str, json: &[u8]) {
-        let Ok(stats) = serde_json::from_slice::<Value>(json) else {
-            return;
-        };
-        let b = &self.inner.builtin;
-        let label = |pairs: &[(&str, &str)]| -> Labels {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), escape_label_value(v)))
-                .collect()
-        };
-        let kind = stats["type"].as_str().unwrap_or("unknown");
-        if kind == "producer"
-            && let Some(queued) = stats["msg_cnt"].as_f64()
-        {
-            b.queue_messages
-                .get_or_create(&label(&[("client", client)]))
-                .set(queued);
-        }
-        if let Some(brokers) = stats["brokers"].as_object() {
-            for broker in brokers.values() {
-                let node = broker["nodeid"].as_i64().unwrap_or(-1);
-                // A bootstrap connection (-1) is not a broker; a window with no samples has 0.
-                let rtt = broker["rtt"]["avg"].as_f64().unwrap_or(0.0);
-                if node < 0 || rtt <= 0.0 {
-                    continue;
-                }
-                let node = node.to_string();
-                let labels = label(&[("client", client), ("type", kind), ("broker", &node)]);
-                b.broker_rtt.get_or_create(&labels).set(rtt / 1e6);
-            }
-        }
-        if kind != "consumer" {
-            return;
-        }
-        let Some(topics) = stats["topics"].as_object() else {
-            return;
-        };
-        for (topic, detail) in topics {
-            let Some(partitions) = detail["partitions"].as_object() else {
-                continue;
-            };
-            for (partition, detail) in partitions {
-                let lag = detail["consumer_lag"].as_i64().unwrap_or(-1);
-                // -1: the internal unassigned partition, or a lag not known yet.
-                if partition.starts_with('-') || lag < 0 {
-                    continue;
-                }
-                let labels = label(&[
-                    ("client", client),
-                    ("topic", topic),
-                    ("partition", partition),
-                ]);
-                b.consumer_lag.get_or_create(&labels).set(lag as f64);
-            }
         }
     }
 

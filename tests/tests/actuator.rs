@@ -2,9 +2,10 @@
 //! health as JSON (503 when DOWN), the metrics snapshot, and the Prometheus text that an
 //! OpenMetrics parser accepts, with counters that moved when records flowed.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kafka_utils::actuator::{self, OPENMETRICS_CONTENT_TYPE};
 use kafka_utils::consumer::Consumer;
@@ -13,8 +14,9 @@ use kafka_utils::metrics::Metrics;
 use kafka_utils::prelude::*;
 use kafka_utils::producer::Producer;
 use kafka_utils::settings::Settings;
+use kafka_utils_tests::exposition::{Sample, family_type, samples, total};
 use kafka_utils_tests::{TestCluster, http_get};
-use openmetrics_parser::{OpenMetricsType, OpenMetricsValue};
+use openmetrics_parser::OpenMetricsType;
 
 #[derive(Debug, KafkaTopics)]
 pub enum Topics {
@@ -29,6 +31,31 @@ pub enum Users {
 }
 
 permissions! { Users::Service => { Topics::Events => [Read, Write, AutoCommitOffset] } }
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `samples` without their `instance` label (librdkafka's handle name, numbered per process).
+fn without_instance(mut samples: Vec<Sample>) -> Vec<Sample> {
+    for (labels, _) in &mut samples {
+        labels.remove("instance");
+    }
+    samples
+}
+
+/// The consumer's lag sample for the one partition, at 0.
+fn lag_zero() -> Sample {
+    let labels = labels(&[
+        ("client", "actuator-svc"),
+        ("topic", "actuator.events"),
+        ("partition", "0"),
+    ]);
+    (labels, 0.0)
+}
 
 /// Serves the actuator on a free port of 127.0.0.1 until the test ends.
 async fn serve(health: HealthCheck, metrics: Metrics) -> SocketAddr {
@@ -74,8 +101,18 @@ async fn endpoints_over_http() {
         seen += batch.len();
     }
     consumer.commit().await.unwrap();
-    // Wait for a statistics report taken after the commit.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The statistics reports after the commit carry the committed offset: lag 0.
+    let lag_known = Instant::now() + Duration::from_secs(30);
+    while without_instance(samples(&metrics.prometheus(), "kafka_consumer_lag")) != [lag_zero()] {
+        assert!(
+            Instant::now() < lag_known,
+            "no lag of 0 in the statistics:\n{}",
+            metrics.prometheus()
+        );
+        // librdkafka hands a consumer's statistics over when the consumer is polled.
+        let poll = tokio::time::timeout(Duration::from_millis(100), consumer.recv_batch());
+        assert!(poll.await.is_err(), "no records beyond the 4");
+    }
     metrics
         .record_metric("open_orders", 12.0, &[("shop", "eu")])
         .unwrap();
@@ -106,26 +143,40 @@ async fn endpoints_over_http() {
         (status, content_type.as_str()),
         (200, OPENMETRICS_CONTENT_TYPE)
     );
-    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&body)
-        .unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{body}"));
-    let produced = &exposition.families["kafka_messages_produced"];
-    assert_eq!(produced.family_type, OpenMetricsType::Counter);
-    let total: f64 = produced
-        .iter_samples()
-        .map(|s| match &s.value {
-            OpenMetricsValue::Counter(c) => c.value.as_f64(),
-            other => panic!("{other:?}"),
-        })
-        .sum();
-    assert_eq!(total, 4.0);
+    assert_eq!(total(&body, "kafka_messages_produced"), 4.0, "{body}");
+    for (family, kind) in [
+        ("kafka_messages_produced", OpenMetricsType::Counter),
+        ("kafka_delivery_latency_seconds", OpenMetricsType::Histogram),
+        ("kafka_handler_duration_seconds", OpenMetricsType::Histogram),
+        ("kafka_client_queue_messages", OpenMetricsType::Gauge),
+        ("kafka_client_broker_rtt_seconds", OpenMetricsType::Gauge),
+        ("kafka_consumer_lag", OpenMetricsType::Gauge),
+        ("open_orders", OpenMetricsType::Gauge),
+    ] {
+        assert_eq!(
+            family_type(&body, family),
+            Some(kind),
+            "{family} in\n{body}"
+        );
+    }
+    // librdkafka's statistics: the producer's queue is drained, both clients measured a
+    // round trip to the one broker, and the consumer is not behind.
+    let queue = samples(&body, "kafka_client_queue_messages");
+    assert_eq!(queue.len(), 1, "{body}");
     assert_eq!(
-        exposition.families["kafka_delivery_latency_seconds"].family_type,
-        OpenMetricsType::Histogram
+        (queue[0].0["client"].as_str(), queue[0].1),
+        ("actuator-svc", 0.0)
     );
-    assert_eq!(
-        exposition.families["open_orders"].family_type,
-        OpenMetricsType::Gauge
+    assert!(queue[0].0["instance"].contains("#producer-"), "{body}");
+    let rtt = samples(&body, "kafka_client_broker_rtt_seconds");
+    let kinds: Vec<&str> = rtt.iter().map(|(l, _)| l["type"].as_str()).collect();
+    assert!(
+        kinds.contains(&"producer") && kinds.contains(&"consumer"),
+        "{body}"
     );
+    assert!(rtt.iter().all(|(_, s)| *s > 0.0 && *s < 5.0), "{body}");
+    let lag = without_instance(samples(&body, "kafka_consumer_lag"));
+    assert_eq!(lag, [lag_zero()], "{body}");
 
     let (status, _, body) = get(address, "/actuator/nothing").await;
     assert_eq!(status, 404, "{body}");

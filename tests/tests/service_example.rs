@@ -2,6 +2,7 @@
 //! its topics, takes orders, and answers on the actuator endpoints over HTTP; the counters
 //! move while orders flow; SIGTERM stops it gracefully.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kafka_utils_tests::exposition::{family_type, samples, total};
 use kafka_utils_tests::{TestCluster, http_get};
-use openmetrics_parser::{OpenMetricsType, OpenMetricsValue};
+use openmetrics_parser::OpenMetricsType;
 
 /// The service process, killed if the test ends without stopping it.
 struct Service {
@@ -50,6 +52,7 @@ impl Service {
             )
             .env("SERVICE_HTTP_ADDR", "127.0.0.1:0")
             .env("SERVICE_RUN_SECS", "240")
+            .env("KAFKA_STATISTICS_INTERVAL_MS", "500")
             .stdout(Stdio::piped())
             .spawn()
             .expect("the service starts");
@@ -129,21 +132,46 @@ async fn the_service_example_serves_its_actuator() {
     });
     assert!(accepted.is_some_and(|n| n >= 5.0), "{metrics:#}");
 
-    let (status, body) = get(address, "/actuator/prometheus").await;
-    assert_eq!(status, 200);
-    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&body)
-        .unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{body}"));
-    let orders = &exposition.families["orders"];
-    assert_eq!(orders.family_type, OpenMetricsType::Counter);
-    let handled = &exposition.families["kafka_messages_handled"];
-    let total: f64 = handled
-        .iter_samples()
-        .map(|s| match &s.value {
-            OpenMetricsValue::Counter(c) => c.value.as_f64(),
-            _ => 0.0,
-        })
-        .sum();
-    assert!(total >= 5.0, "{body}");
+    // The Prometheus text, read by a parser: the handled counter moved, and librdkafka's
+    // statistics (every 500 ms here) give the lag of each of the 3 partitions the app
+    // consumes and the round trip to the broker.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let (status, body) = get(address, "/actuator/prometheus").await;
+        assert_eq!(status, 200);
+        let lags = samples(&body, "kafka_consumer_lag");
+        let partitions: BTreeSet<&str> = lags
+            .iter()
+            .filter(|(l, _)| l["topic"] == "service.orders" && l["client"] == "order-service")
+            .map(|(l, _)| l["partition"].as_str())
+            .collect();
+        if partitions.len() == 3 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no lag per partition:\n{body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(family_type(&body, "orders"), Some(OpenMetricsType::Counter));
+    assert!(total(&body, "kafka_messages_handled") >= 5.0, "{body}");
+    // The orders come one per 200 ms: the consumer keeps up.
+    assert!(
+        samples(&body, "kafka_consumer_lag")
+            .iter()
+            .all(|(_, lag)| *lag < 100.0),
+        "{body}"
+    );
+    let rtt = samples(&body, "kafka_client_broker_rtt_seconds");
+    assert!(
+        rtt.iter().any(|(l, _)| l["type"] == "producer")
+            && rtt.iter().any(|(l, _)| l["type"] == "consumer"),
+        "{body}"
+    );
+    // Two producers of one user (the app's and the shop's): two series.
+    assert_eq!(
+        samples(&body, "kafka_client_queue_messages").len(),
+        2,
+        "{body}"
+    );
 
     // SIGTERM: it stops gracefully (our own child, by its pid).
     let pid = service.child.id().to_string();

@@ -1,18 +1,20 @@
 //! A trace follows a message: the `kafka.handle` span of the app that handles a record is a
 //! child of the `kafka.produce` span that sent it, through the record's W3C `traceparent`
-//! header, with tracing-opentelemetry and an in-memory exporter (on the embedded cluster).
+//! header, with tracing-opentelemetry and an in-memory exporter, through the real broker. Each
+//! span names the topic, partition and offset of its record.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kafka_utils::app::{App, Context};
-use kafka_utils::embedded::EmbeddedCluster;
 use kafka_utils::prelude::*;
 use kafka_utils::producer::Producer;
-use kafka_utils::settings::Settings;
 use kafka_utils::trace::{TRACEPARENT, parse_traceparent};
+use kafka_utils_tests::TestCluster;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tracing::Instrument as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -44,17 +46,17 @@ async fn the_handler_span_is_a_child_of_the_producer_span() {
     tracing::subscriber::set_global_default(subscriber)
         .expect("the only subscriber of this test binary");
 
-    let cluster = EmbeddedCluster::start(1).unwrap();
-    cluster.create_topic("traced.jobs", 1).unwrap();
-    let settings = Settings::new(cluster.bootstrap_servers());
+    let cluster = TestCluster::get();
+    cluster.recreate_topic("traced.jobs", 1).await;
+    let settings = cluster.settings();
     let producer = Producer::<users::Traced>::new(&settings).unwrap();
-    async {
+    let delivered = async {
         producer
             .send(topics::Jobs, &7)
             .await
             .unwrap()
             .await
-            .unwrap();
+            .unwrap()
     }
     .instrument(tracing::info_span!("request"))
     .await;
@@ -117,6 +119,39 @@ async fn the_handler_span_is_a_child_of_the_producer_span() {
     );
     assert_eq!(handle.parent_span_id, produce.span_context.span_id());
     assert_eq!(work.parent_span_id, handle.span_context.span_id());
+    let (partition, offset) = (i64::from(delivered.partition), delivered.offset);
+    assert_eq!(
+        attributes(
+            produce,
+            &[
+                "messaging.destination.name",
+                "messaging.kafka.partition",
+                "messaging.kafka.offset"
+            ]
+        ),
+        [
+            Value::from("traced.jobs"),
+            Value::I64(partition),
+            Value::I64(offset)
+        ]
+    );
+    assert_eq!(
+        attributes(
+            handle,
+            &[
+                "messaging.source.name",
+                "messaging.kafka.partition",
+                "messaging.kafka.offset",
+                "attempt"
+            ]
+        ),
+        [
+            Value::from("traced.jobs"),
+            Value::I64(partition),
+            Value::I64(offset),
+            Value::I64(1)
+        ]
+    );
 
     let header = seen_header
         .lock()
@@ -130,4 +165,17 @@ async fn the_handler_span_is_a_child_of_the_producer_span() {
         produce.span_context.span_id().to_bytes()
     );
     assert_eq!(flags, 1);
+}
+
+/// The values of `keys` among the span's attributes, in that order; panics naming a missing one.
+fn attributes(span: &SpanData, keys: &[&str]) -> Vec<Value> {
+    keys.iter()
+        .map(|key| {
+            span.attributes
+                .iter()
+                .find(|KeyValue { key: k, .. }| k.as_str() == *key)
+                .map(|kv| kv.value.clone())
+                .unwrap_or_else(|| panic!("no `{key}` on `{}`: {:?}", span.name, span.attributes))
+        })
+        .collect()
 }
