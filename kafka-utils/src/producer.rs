@@ -327,13 +327,25 @@ impl<U: User, C> Producer<U, C> {
         self
     }
 
-    fn sent_at(&self) -> Option<std::time::Instant> {
-        self.inner
+    /// A record's slot (with its `kafka.produce` span and, when metrics are kept, the time it
+    /// was sent) and the `traceparent` to write in its headers.
+    fn new_slot(&self, topic: &'static str, target: Target) -> (Arc<Slot>, Option<String>) {
+        let span = produce_span(topic);
+        let traceparent = trace::traceparent(&span);
+        let sent_at = self
+            .inner
             .producer
             .context()
             .metrics
             .get()
-            .map(|_| std::time::Instant::now())
+            .map(|_| std::time::Instant::now());
+        let slot = Slot {
+            topic,
+            sent_at,
+            span,
+            target,
+        };
+        (Arc::new(slot), traceparent)
     }
 
     /// Queues `message` for topic `T` and returns the future of its delivery report.
@@ -366,17 +378,11 @@ impl<U: User, C> Producer<U, C> {
         C: Codec<T::Message>,
     {
         async move {
-            let span = produce_span(T::NAME);
-            let traceparent = trace::traceparent(&span);
-            let slot = Arc::new(Slot {
-                topic: T::NAME,
-                sent_at: self.sent_at(),
-                span,
-                target: Target::One {
-                    report: std::sync::Mutex::new(None),
-                    waker: AtomicWaker::new(),
-                },
-            });
+            let target = Target::One {
+                report: std::sync::Mutex::new(None),
+                waker: AtomicWaker::new(),
+            };
+            let (slot, traceparent) = self.new_slot(T::NAME, target);
             self.enqueue(&record, Arc::clone(&slot), traceparent.as_deref())
                 .await?;
             Ok(DeliveryFuture { slot })
@@ -403,14 +409,8 @@ impl<U: User, C> Producer<U, C> {
             done: Notify::new(),
         });
         for (index, record) in records.iter().enumerate() {
-            let span = produce_span(T::NAME);
-            let traceparent = trace::traceparent(&span);
-            let slot = Arc::new(Slot {
-                topic: T::NAME,
-                sent_at: self.sent_at(),
-                span,
-                target: Target::Batch(Arc::clone(&state), index),
-            });
+            let target = Target::Batch(Arc::clone(&state), index);
+            let (slot, traceparent) = self.new_slot(T::NAME, target);
             if let Err(e) = self.enqueue(record, slot, traceparent.as_deref()).await {
                 // Not queued: report it in its place so the batch still completes.
                 if let Ok(mut reports) = state.reports.lock() {
