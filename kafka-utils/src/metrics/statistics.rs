@@ -97,13 +97,16 @@ mod tests {
         }}}
     }"#;
 
+    /// The sample lines of `family`, sorted (a family keeps its series in a hash map).
     fn lines(metrics: &Metrics, family: &str) -> Vec<String> {
-        metrics
+        let mut lines: Vec<String> = metrics
             .prometheus()
             .lines()
             .filter(|l| l.starts_with(&format!("{family}{{")))
             .map(str::to_string)
-            .collect()
+            .collect();
+        lines.sort();
+        lines
     }
 
     #[test]
