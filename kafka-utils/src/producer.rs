@@ -50,8 +50,8 @@ use std::time::Duration;
 
 use futures::task::AtomicWaker;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
 use tokio::sync::Notify;
 
 use crate::Error;
@@ -61,23 +61,18 @@ use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::trace;
 
-/// Where a record landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivered {
-    /// The topic.
-    pub topic: &'static str,
-    /// The partition.
-    pub partition: i32,
-    /// The record's offset in the partition.
-    pub offset: i64,
-}
+mod delivery;
+
+use delivery::Slot;
+pub use delivery::{BatchDelivery, Delivered, DeliveryFuture};
+use delivery::{BatchState, DeliveryContext, Target, produce_span};
 
 /// A record to send: the message, and optionally a key, headers and a partition.
 #[derive(Debug)]
 pub struct Record<'a, T: Topic> {
     message: &'a T::Message,
     key: Option<&'a T::Key>,
-    headers: Vec<(&'a str, &'a [u8])>,
+    headers: Vec<(&'a str, Option<&'a [u8]>)>,
     partition: Option<i32>,
 }
 
@@ -98,7 +93,7 @@ impl<'a, T: Topic> Record<'a, T> {
     }
     /// Adds a header.
     pub fn header(mut self, name: &'a str, value: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
-        self.headers.push((name, value.as_ref()));
+        self.headers.push((name, Some(value.as_ref())));
         self
     }
     /// Sends to this partition.
@@ -108,122 +103,11 @@ impl<'a, T: Topic> Record<'a, T> {
     }
 }
 
-type Report = Result<Delivered, Error>;
-
-/// What librdkafka carries with each record until its delivery report: one allocation
-/// per record, shared with the [`DeliveryFuture`] that waits for it.
-struct Slot {
+/// Where a record goes and the headers it carries.
+struct Placement<'a> {
     topic: &'static str,
-    /// When it was sent, when metrics are kept.
-    sent_at: Option<std::time::Instant>,
-    /// The `kafka.produce` span, ended when the last reference goes.
-    span: tracing::Span,
-    target: Target,
-}
-
-enum Target {
-    /// A single record's report, read by its [`DeliveryFuture`].
-    One {
-        report: std::sync::Mutex<Option<Report>>,
-        waker: AtomicWaker,
-    },
-    /// The `index`th record of a batch.
-    Batch(Arc<BatchState>, usize),
-}
-
-struct BatchState {
-    reports: std::sync::Mutex<Vec<Option<Report>>>,
-    remaining: AtomicUsize,
-    done: Notify,
-}
-
-/// Completes delivery futures, and wakes senders waiting for queue space.
-struct DeliveryContext {
-    space: Notify,
-    waiting: AtomicUsize,
-    /// Records queued and not yet reported.
-    in_flight: AtomicUsize,
-    /// Senders blocked on a full queue resume once `in_flight` is down to this: waking
-    /// them for every freed slot would cost a wake-up per record.
-    low_water: usize,
-    metrics: std::sync::OnceLock<Metrics>,
-    user: &'static str,
-}
-
-/// The span of one produced record; partition and offset are recorded on delivery.
-fn produce_span(topic: &'static str) -> tracing::Span {
-    tracing::info_span!(
-        "kafka.produce",
-        messaging.system = "kafka",
-        messaging.destination.name = topic,
-        messaging.kafka.partition = tracing::field::Empty,
-        messaging.kafka.offset = tracing::field::Empty,
-    )
-}
-
-impl rdkafka::ClientContext for DeliveryContext {
-    fn stats_raw(&self, statistics: &[u8]) {
-        if let Some(metrics) = self.metrics.get() {
-            metrics.record_statistics(self.user, statistics);
-        }
-    }
-}
-
-impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = Arc<Slot>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, slot: Arc<Slot>) {
-        if let Ok(message) = result {
-            slot.span
-                .record("messaging.kafka.partition", message.partition());
-            slot.span.record("messaging.kafka.offset", message.offset());
-        }
-        if let Some(metrics) = self.metrics.get() {
-            let topic = metrics.topic(slot.topic);
-            if result.is_ok() {
-                topic.produced.inc();
-                if let Some(sent_at) = slot.sent_at {
-                    topic.delivery_latency.observe(sent_at.elapsed());
-                }
-            } else {
-                topic.produce_errors.inc();
-            }
-        }
-        let outcome = |topic: &'static str| match result {
-            Ok(message) => Ok(Delivered {
-                topic,
-                partition: message.partition(),
-                offset: message.offset(),
-            }),
-            Err((error, _)) => Err(Error::kafka(
-                format!("delivering a record to topic `{topic}`"),
-                error.clone(),
-            )),
-        };
-        match &slot.target {
-            Target::One { report, waker } => {
-                if let Ok(mut report) = report.lock() {
-                    *report = Some(outcome(slot.topic));
-                }
-                waker.wake();
-            }
-            Target::Batch(state, index) => {
-                if let Ok(mut reports) = state.reports.lock() {
-                    reports[*index] = Some(outcome(slot.topic));
-                }
-                if state.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    state.done.notify_one();
-                }
-            }
-        }
-        let left = self
-            .in_flight
-            .fetch_sub(1, Ordering::AcqRel)
-            .saturating_sub(1);
-        if left <= self.low_water && self.waiting.load(Ordering::Acquire) > 0 {
-            self.space.notify_waiters();
-        }
-    }
+    partition: Option<i32>,
+    headers: &'a [(&'a str, Option<&'a [u8]>)],
 }
 
 struct Inner {
@@ -383,10 +267,41 @@ impl<U: User, C> Producer<U, C> {
                 waker: AtomicWaker::new(),
             };
             let (slot, traceparent) = self.new_slot(T::NAME, target);
-            self.enqueue(&record, Arc::clone(&slot), traceparent.as_deref())
+            self.enqueue_record(&record, Arc::clone(&slot), traceparent.as_deref())
                 .await?;
             Ok(DeliveryFuture { slot })
         }
+    }
+
+    /// Queues bytes as they are for topic `T` (a `None` payload or key is null), with
+    /// `headers`: how the app writes a dead letter byte-identical to the record it received.
+    /// The caller has checked that `U` may write `topic` (see
+    /// [`crate::access::DeadLetterFor`]).
+    pub(crate) async fn send_raw(
+        &self,
+        topic: &'static str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> Result<DeliveryFuture, Error> {
+        let target = Target::One {
+            report: std::sync::Mutex::new(None),
+            waker: AtomicWaker::new(),
+        };
+        let (slot, traceparent) = self.new_slot(topic, target);
+        let fill = |buffer: &mut Vec<u8>, key_buffer: &mut Vec<u8>| {
+            buffer.extend_from_slice(payload.unwrap_or_default());
+            key_buffer.extend_from_slice(key.unwrap_or_default());
+            Ok((payload.is_some(), key.is_some()))
+        };
+        let place = Placement {
+            topic,
+            partition: None,
+            headers,
+        };
+        self.enqueue(place, fill, Arc::clone(&slot), traceparent.as_deref())
+            .await?;
+        Ok(DeliveryFuture { slot })
     }
 
     /// Queues every record for topic `T`, in order, and returns one future for all their
@@ -411,7 +326,10 @@ impl<U: User, C> Producer<U, C> {
         for (index, record) in records.iter().enumerate() {
             let target = Target::Batch(Arc::clone(&state), index);
             let (slot, traceparent) = self.new_slot(T::NAME, target);
-            if let Err(e) = self.enqueue(record, slot, traceparent.as_deref()).await {
+            if let Err(e) = self
+                .enqueue_record(record, slot, traceparent.as_deref())
+                .await
+            {
                 // Not queued: report it in its place so the batch still completes.
                 if let Ok(mut reports) = state.reports.lock() {
                     reports[index] = Some(Err(e));
@@ -422,7 +340,8 @@ impl<U: User, C> Producer<U, C> {
         Ok(BatchDelivery { state })
     }
 
-    async fn enqueue<T>(
+    /// Queues a typed record: its message encoded by the codec, its key by [`KafkaKey`].
+    async fn enqueue_record<T>(
         &self,
         record: &Record<'_, T>,
         slot: Arc<Slot>,
@@ -433,41 +352,60 @@ impl<U: User, C> Producer<U, C> {
         T::Key: KafkaKey,
         C: Codec<T::Message>,
     {
+        let fill = |payload: &mut Vec<u8>, key: &mut Vec<u8>| {
+            self.codec
+                .encode(record.message, payload)
+                .map_err(|e| Error::Encode {
+                    topic: T::NAME,
+                    source: e,
+                })?;
+            let has_key = record.key.is_some_and(|k| k.write_key(key));
+            Ok((true, has_key))
+        };
+        let place = Placement {
+            topic: T::NAME,
+            partition: record.partition,
+            headers: &record.headers,
+        };
+        self.enqueue(place, fill, slot, traceparent).await
+    }
+
+    /// Queues the record that `fill` writes (its payload and key, each `false` for null)
+    /// where `place` says, waiting while librdkafka's queue is full.
+    async fn enqueue(
+        &self,
+        place: Placement<'_>,
+        fill: impl Fn(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
+        slot: Arc<Slot>,
+        traceparent: Option<&str>,
+    ) -> Result<(), Error> {
         let mut slot = slot;
         loop {
             let attempt = BUFFERS.with(|buffers| {
                 let (payload, key) = &mut *buffers.borrow_mut();
                 payload.clear();
                 key.clear();
-                self.codec
-                    .encode(record.message, payload)
-                    .map_err(|e| Error::Encode {
-                        topic: T::NAME,
-                        source: e,
-                    })?;
-                let has_key = record.key.is_some_and(|k| k.write_key(key));
-                let mut base =
-                    BaseRecord::with_opaque_to(T::NAME, slot).payload(payload.as_slice());
+                let (has_payload, has_key) = fill(payload, key)?;
+                let mut base = BaseRecord::with_opaque_to(place.topic, slot);
+                if has_payload {
+                    base = base.payload(payload.as_slice());
+                }
                 if has_key {
                     base = base.key(key.as_slice());
                 }
-                if let Some(partition) = record.partition {
+                if let Some(partition) = place.partition {
                     base = base.partition(partition);
                 }
                 // The caller's own `traceparent` wins over the span's.
                 let traceparent = traceparent
-                    .filter(|_| !record.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
-                if !record.headers.is_empty() || traceparent.is_some() {
-                    let mut headers =
-                        record
-                            .headers
-                            .iter()
-                            .fold(OwnedHeaders::new(), |h, (k, v)| {
-                                h.insert(Header {
-                                    key: k,
-                                    value: Some(*v),
-                                })
-                            });
+                    .filter(|_| !place.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
+                if !place.headers.is_empty() || traceparent.is_some() {
+                    let mut headers = place
+                        .headers
+                        .iter()
+                        .fold(OwnedHeaders::new(), |h, (key, value)| {
+                            h.insert(Header { key, value: *value })
+                        });
                     if let Some(traceparent) = traceparent {
                         headers = headers.insert(Header {
                             key: trace::TRACEPARENT,
@@ -487,7 +425,7 @@ impl<U: User, C> Producer<U, C> {
                     Err((e, _)) => {
                         context.in_flight.fetch_sub(1, Ordering::AcqRel);
                         Err(Error::kafka(
-                            format!("queueing a record for topic `{}`", T::NAME),
+                            format!("queueing a record for topic `{}`", place.topic),
                             e,
                         ))
                     }
@@ -550,88 +488,5 @@ impl<U: User, C> Producer<U, C> {
     pub async fn close(self) -> Result<(), Error> {
         let timeout = self.inner.flush_timeout;
         self.flush(timeout).await
-    }
-}
-
-/// The delivery report of one record: resolves once the broker acknowledged it (or it
-/// failed for good).
-#[derive(Debug)]
-#[must_use = "a delivery report says whether the record was written"]
-pub struct DeliveryFuture {
-    slot: Arc<Slot>,
-}
-
-impl std::fmt::Debug for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").field("topic", &self.topic).finish()
-    }
-}
-
-impl std::future::Future for DeliveryFuture {
-    type Output = Result<Delivered, Error>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let Target::One { report, waker } = &self.slot.target else {
-            return std::task::Poll::Ready(Err(Error::Runtime(
-                "a batch record's report is read through its BatchDelivery".into(),
-            )));
-        };
-        let take = || match report.lock() {
-            Ok(mut report) => report.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        if let Some(report) = take() {
-            return std::task::Poll::Ready(report);
-        }
-        waker.register(cx.waker());
-        // The report may have come between the first look and the registration.
-        if let Some(report) = take() {
-            return std::task::Poll::Ready(report);
-        }
-        if Arc::strong_count(&self.slot) == 1 {
-            // librdkafka dropped the record's opaque without a report: the producer is gone.
-            return std::task::Poll::Ready(Err(Error::Runtime(
-                "the producer was dropped before the record's delivery report".into(),
-            )));
-        }
-        std::task::Poll::Pending
-    }
-}
-
-/// The delivery reports of a batch, in the order the records were given.
-#[must_use = "delivery reports say whether the records were written"]
-pub struct BatchDelivery {
-    state: Arc<BatchState>,
-}
-
-impl std::fmt::Debug for BatchDelivery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchDelivery")
-            .field("remaining", &self.state.remaining.load(Ordering::Acquire))
-            .finish()
-    }
-}
-
-impl BatchDelivery {
-    /// Waits for every report.
-    pub async fn wait(self) -> Vec<Result<Delivered, Error>> {
-        loop {
-            let notified = self.state.done.notified();
-            if self.state.remaining.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
-        }
-        let mut reports = match self.state.reports.lock() {
-            Ok(reports) => reports,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        reports
-            .drain(..)
-            .map(|r| r.unwrap_or_else(|| Err(Error::Runtime("missing delivery report".into()))))
-            .collect()
     }
 }
