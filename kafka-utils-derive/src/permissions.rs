@@ -219,6 +219,16 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 impls.push(quote_spanned! {permission.span()=>
                     impl ::kafka_utils::access::#trait_name<#user_type> for #topic_type {}
                 });
+                if name == "Write" {
+                    impls.push(quote_spanned! {permission.span()=>
+                        impl ::kafka_utils::access::DeadLetterFor<#user_type> for #topic_type {
+                            const TOPIC: ::core::option::Option<&'static str> =
+                                ::core::option::Option::Some(
+                                    <#topic_type as ::kafka_utils::access::Topic>::NAME,
+                                );
+                        }
+                    });
+                }
                 permission_values.push(quote!(::kafka_utils::topology::Permission::#permission));
             }
             grants.push(quote! {

@@ -22,6 +22,7 @@ const ATTRIBUTE_KEYS: &[&str] = &[
     "partitions",
     "replication_factor",
     "config",
+    "dead_letter",
 ];
 
 /// One `#[topic(...)]` variant, as far as it could be read.
@@ -37,6 +38,8 @@ struct Topic<'a> {
     configs: Vec<(String, String, String)>,
     /// `min.insync.replicas` and its value as written.
     min_insync: Option<(i64, TokenStream)>,
+    /// `dead_letter = Variant`: a variant of the same enum.
+    dead_letter: Option<syn::Ident>,
     doc: String,
 }
 
@@ -62,6 +65,7 @@ fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {
         replication_factor: None,
         configs: Vec::new(),
         min_insync: None,
+        dead_letter: None,
         doc: enums::doc_of(&variant.attrs),
     };
     let Some(attr) = enums::variant_attribute(cx, variant, "topic", EXAMPLE) else {
@@ -98,6 +102,7 @@ fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {
                     parse_count(cx, &meta, "replication_factor", i16::MAX.into())?;
             }
             "config" => meta.parse_nested_meta(|entry| parse_config(cx, &mut topic, entry))?,
+            "dead_letter" => topic.dead_letter = Some(meta.value()?.parse()?),
             _ => {
                 let hint = names::did_you_mean(&key, ATTRIBUTE_KEYS.iter().copied())
                     .map(|k| format!("; did you mean `{k}`?"))
@@ -295,6 +300,7 @@ fn parse_unchecked(
 fn check(cx: &mut Ctxt, topics: &[Topic<'_>]) {
     let mut by_key: HashMap<String, &Topic<'_>> = HashMap::new();
     for topic in topics {
+        check_dead_letter(cx, topic, topics);
         let key = names::topic_collision_key(&topic.name);
         if let Some(first) = by_key.get(&key) {
             let message = if first.name == topic.name {
@@ -330,6 +336,42 @@ fn check(cx: &mut Ctxt, topics: &[Topic<'_>]) {
     }
 }
 
+/// `dead_letter = X`: `X` is another variant of this enum.
+fn check_dead_letter(cx: &mut Ctxt, topic: &Topic<'_>, topics: &[Topic<'_>]) {
+    let Some(target) = &topic.dead_letter else {
+        return;
+    };
+    if *target == topic.variant.ident {
+        cx.error_spanned_by(
+            target,
+            format!(
+                "topic `{}` cannot be its own dead letter: name another variant, e.g. `{}Dlq`",
+                topic.name, topic.variant.ident
+            ),
+        );
+        return;
+    }
+    if topics.iter().any(|t| t.variant.ident == *target) {
+        return;
+    }
+    let variants: Vec<String> = topics.iter().map(|t| t.variant.ident.to_string()).collect();
+    let hint = names::did_you_mean(&target.to_string(), variants.iter().map(String::as_str))
+        .map(|v| format!("; did you mean `{v}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "; declare it in this enum (e.g. `#[topic(name = \"{}.dlq\", message = ...)] {target},`)",
+                topic.name
+            )
+        });
+    cx.error_spanned_by(
+        target,
+        format!(
+            "dead letter `{target}` of topic `{}` is not a variant of this enum{hint}",
+            topic.name
+        ),
+    );
+}
+
 fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
     let ident = shape.ident;
     let module = enums::marker_module(ident);
@@ -351,6 +393,16 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
         let message_text = type_text(message);
         let key_text = option_tokens(topic.key.as_ref().map(type_text));
         let doc = &topic.doc;
+        let dead_letter_name = option_tokens(topic.dead_letter.as_ref().and_then(|d| {
+            topics
+                .iter()
+                .find(|t| t.variant.ident == *d)
+                .map(|t| t.name.clone())
+        }));
+        let dead_letter = match &topic.dead_letter {
+            Some(d) => quote!(#module::#d),
+            None => quote!(::kafka_utils::access::NoDeadLetter),
+        };
         specs.push(quote! {
             ::kafka_utils::topology::TopicSpec {
                 name: #name,
@@ -360,6 +412,7 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
                 message_type: #message_text,
                 key_type: #key_text,
                 doc: #doc,
+                dead_letter: #dead_letter_name,
             }
         });
         impls.push(quote! {
@@ -367,6 +420,7 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
                 type Topics = #ident;
                 type Message = #message;
                 type Key = #key;
+                type DeadLetter = #dead_letter;
                 const NAME: &'static str = #name;
                 const VARIANT: #ident = #ident::#variant;
                 const SPEC: &'static ::kafka_utils::topology::TopicSpec =

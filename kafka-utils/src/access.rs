@@ -48,6 +48,8 @@ pub trait Topic: Copy + Default + Send + Sync + 'static {
     type Message;
     /// The record key; `()` when the topic declares none.
     type Key;
+    /// The topic's dead letter (`dead_letter = Variant`), or [`NoDeadLetter`].
+    type DeadLetter: Send + Sync + 'static;
     /// The Kafka topic name.
     const NAME: &'static str;
     /// The enum variant of this topic.
@@ -120,3 +122,24 @@ pub trait WritableBy<U: User>: Topic {}
     note = "grant it in `permissions!`: `<users>::{U} => {{ <topics>::{Self} => [AutoCommitOffset] }}`"
 )]
 pub trait CommittableBy<U: User>: Topic {}
+
+/// The dead letter of a topic that declares none: an app stops on a record it cannot
+/// handle, leaving it uncommitted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDeadLetter;
+
+/// `U` may write the dead letters of a topic whose `DeadLetter` is `Self`: implemented by
+/// `permissions!` for each `Write` grant, and for [`NoDeadLetter`].
+#[diagnostic::on_unimplemented(
+    message = "user `{U}` has no `Write` permission on dead-letter topic `{Self}`",
+    label = "`{U}` may not write the dead letters to `{Self}`",
+    note = "grant it in `permissions!`: `<users>::{U} => {{ <topics>::{Self} => [Write] }}`"
+)]
+pub trait DeadLetterFor<U: User> {
+    /// The dead-letter topic's name; `None` for [`NoDeadLetter`].
+    const TOPIC: Option<&'static str>;
+}
+
+impl<U: User> DeadLetterFor<U> for NoDeadLetter {
+    const TOPIC: Option<&'static str> = None;
+}

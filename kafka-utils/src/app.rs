@@ -5,10 +5,15 @@
 //! record's metadata, a producer of `U` for replies, the settings). [`App::run_until`]
 //! subscribes, decodes, calls the handler, and stores the offset only after the handler
 //! succeeded. Records of one partition are handled one after the other, in order;
-//! partitions run concurrently, at most [`App::max_concurrency`] handlers at a time. A
-//! failing handler is retried (`KAFKA_RETRY_BACKOFF_MS`, doubling, 3 attempts); a record that
-//! still fails, or cannot be decoded, stops the app with an error naming it, uncommitted, so
-//! nothing is lost.
+//! partitions run concurrently, at most [`App::max_concurrency`] handlers at a time.
+//!
+//! Nothing is lost: a failing handler is retried ([`Retry`]: 3 attempts,
+//! `KAFKA_RETRY_BACKOFF_MS`, doubling); a handler that panics is caught, and the attempt
+//! counts as failed. A record that still fails, or that cannot be decoded (no handler runs
+//! then), goes byte for byte to its topic's dead letter (see [`crate::dead_letter`]), and its
+//! offset is stored only once the broker acknowledged the dead letter; the partition flows
+//! on. A topic without a dead letter stops the app with an error naming the record,
+//! uncommitted.
 //!
 //! Stopping (the future given to `run_until`, or SIGINT/SIGTERM for [`App::run`]): polling
 //! stops, handlers already running finish within [`App::shutdown_timeout`], records queued but
@@ -73,26 +78,27 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::consumer::Consumer as _;
 use rdkafka::message::{Headers, Message};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::Error;
-use crate::access::{CommittableBy, ReadableBy, Topic, User};
+use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
-use crate::consumer::{GroupContext, commit_stored, create_consumer, group_for, static_topic};
+use crate::consumer::{commit_stored, create_consumer, group_for, static_topic};
 use crate::metrics::{Metrics, TopicMetrics};
+
+mod worker;
+
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
-use crate::trace;
-use tracing::Instrument as _;
+use worker::{Call, HandlerFuture, Job, Route, Runner};
 
 /// What a handler gets besides the message.
 #[derive(Debug)]
@@ -115,26 +121,59 @@ pub struct Context<U: User> {
     pub settings: Arc<Settings>,
 }
 
-type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-type Route<U> = Arc<dyn Fn(&[u8], Context<U>) -> Result<HandlerFuture, Error> + Send + Sync>;
+/// How often a failing handler is tried, and how long to wait in between.
+///
+/// The default: 3 attempts, `KAFKA_RETRY_BACKOFF_MS` before the second, doubling after
+/// each, at most 30 s. A record that still fails goes to its topic's dead letter (see
+/// [`crate::dead_letter`]); a topic without one stops the app, the record uncommitted.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_utils::app::Retry;
+///
+/// let retry = Retry::new(5, Duration::from_millis(100)).max_backoff(Duration::from_secs(1));
+/// assert_eq!(retry.delay(1), Duration::from_millis(100));
+/// assert_eq!(retry.delay(3), Duration::from_millis(400));
+/// assert_eq!(retry.delay(9), Duration::from_secs(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// The wait before the second attempt.
+    pub backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+}
 
-/// One record on its way to a partition's worker.
-struct Job<U: User> {
-    route: Route<U>,
-    payload: Vec<u8>,
-    topic: &'static str,
-    partition: i32,
-    offset: i64,
-    timestamp: Option<i64>,
-    key: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
+impl Retry {
+    /// `attempts` in all (at least 1), waiting `backoff` before the second, doubling.
+    pub fn new(attempts: u32, backoff: Duration) -> Self {
+        Retry {
+            attempts: attempts.max(1),
+            backoff,
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    /// Waits at most `max` between attempts.
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// The wait after failed attempt `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        worker::backoff_delay(self.backoff, self.max_backoff, attempt)
+    }
 }
 
 /// Runs handlers as user `U`. See the [module docs](self).
 pub struct App<U: User, C = Json> {
     settings: Arc<Settings>,
     group: Option<String>,
-    routes: HashMap<&'static str, Route<U>>,
+    routes: HashMap<&'static str, Arc<Route<U>>>,
+    retry: Retry,
     producer: Producer<U>,
     codec: C,
     max_concurrency: usize,
@@ -159,6 +198,7 @@ impl<U: User> App<U, Json> {
             settings: Arc::new(settings.clone()),
             group: None,
             routes: HashMap::new(),
+            retry: Retry::new(3, Duration::from_millis(settings.retry_backoff_ms.into())),
             producer: Producer::new(settings)?,
             codec: Json,
             max_concurrency: 16,
@@ -191,6 +231,26 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 
+    /// How often failing handlers are tried (see [`Retry`]); [`App::retry_topic`] sets it
+    /// for one topic.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How often the handler of topic `T` is tried; call it after [`App::handle`].
+    pub fn retry_topic<T: ReadableBy<U>>(mut self, _topic: T, retry: Retry) -> Self {
+        // Not shared before the app runs.
+        if let Some(route) = self
+            .routes
+            .get_mut(<T as Topic>::NAME)
+            .and_then(Arc::get_mut)
+        {
+            route.retry = Some(retry);
+        }
+        self
+    }
+
     /// Counts into `metrics`: records consumed, handled and failed per topic, the handlers'
     /// durations, and (through the app's producer) what handlers produce.
     pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
@@ -205,10 +265,13 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self.probe.clone()
     }
 
-    /// Handles the records of topic `T` with `handler`.
+    /// Handles the records of topic `T` with `handler`. A record that cannot be decoded, or
+    /// that the handler fails on (or panics on) every attempt, goes to the topic's dead
+    /// letter, which `U` must be allowed to write; without one, the app stops on it.
     pub fn handle<T, F, Fut, E>(mut self, _topic: T, handler: F) -> Self
     where
         T: ReadableBy<U> + CommittableBy<U>,
+        T::DeadLetter: DeadLetterFor<U>,
         T::Message: Send + 'static,
         C: Codec<T::Message>,
         F: Fn(T::Message, Context<U>) -> Fut + Send + Sync + 'static,
@@ -216,7 +279,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         E: Display,
     {
         let codec = self.codec.clone();
-        let route: Route<U> = Arc::new(move |payload: &[u8], ctx: Context<U>| {
+        let call: Arc<Call<U>> = Arc::new(move |payload: &[u8], ctx: Context<U>| {
             let value = codec.decode(payload).map_err(|source| Error::Decode {
                 topic: T::NAME.to_string(),
                 partition: ctx.partition,
@@ -226,7 +289,12 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             let future = handler(value, ctx);
             Ok(Box::pin(async move { future.await.map_err(|e| e.to_string()) }) as HandlerFuture)
         });
-        self.routes.insert(<T as Topic>::NAME, route);
+        let route = Route {
+            call,
+            retry: None,
+            dead_letter: <T::DeadLetter as DeadLetterFor<U>>::TOPIC,
+        };
+        self.routes.insert(<T as Topic>::NAME, Arc::new(route));
         self
     }
 
@@ -262,8 +330,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             consumer: Arc::clone(&consumer),
             semaphore: Arc::new(Semaphore::new(self.max_concurrency)),
             stopping: Arc::new(AtomicBool::new(false)),
-            retry_backoff: Duration::from_millis(self.settings.retry_backoff_ms.into()),
+            retry: self.retry,
             metrics: self.metrics.clone(),
+            group: Arc::from(group.as_str()),
         };
         let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
         let mut workers: HashMap<(&'static str, i32), mpsc::Sender<Job<U>>> = HashMap::new();
@@ -297,7 +366,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             }
             let job = Job {
                 route: Arc::clone(route),
-                payload: message.payload().unwrap_or_default().to_vec(),
+                payload: message.payload().map(<[u8]>::to_vec),
                 topic,
                 partition: message.partition(),
                 offset: message.offset(),
@@ -354,117 +423,6 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         match failure {
             Some(error) => Err(error),
             None => committed.and(flushed),
-        }
-    }
-}
-
-struct Runner {
-    consumer: Arc<StreamConsumer<GroupContext>>,
-    semaphore: Arc<Semaphore>,
-    stopping: Arc<AtomicBool>,
-    retry_backoff: Duration,
-    metrics: Option<Metrics>,
-}
-
-const ATTEMPTS: u32 = 3;
-
-impl Runner {
-    /// Handles one partition's records in order; stores each offset after success.
-    fn worker<U: User>(
-        &self,
-        mut jobs: mpsc::Receiver<Job<U>>,
-        fail: mpsc::UnboundedSender<Error>,
-        producer: Producer<U>,
-        settings: Arc<Settings>,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let consumer = Arc::clone(&self.consumer);
-        let semaphore = Arc::clone(&self.semaphore);
-        let stopping = Arc::clone(&self.stopping);
-        let backoff = self.retry_backoff;
-        let metrics = self.metrics.clone();
-        async move {
-            while let Some(job) = jobs.recv().await {
-                if stopping.load(Ordering::Acquire) {
-                    return;
-                }
-                let Ok(_permit) = semaphore.acquire().await else {
-                    return;
-                };
-                let mut attempt = 1;
-                let counted = metrics.as_ref().map(|m| m.topic(job.topic));
-                let outcome = loop {
-                    let ctx = Context {
-                        topic: job.topic,
-                        partition: job.partition,
-                        offset: job.offset,
-                        timestamp: job.timestamp,
-                        key: job.key.clone(),
-                        headers: job.headers.clone(),
-                        producer: producer.clone(),
-                        settings: Arc::clone(&settings),
-                    };
-                    let future = match (job.route)(&job.payload, ctx) {
-                        Ok(future) => future,
-                        Err(error) => break Err(error),
-                    };
-                    let span = tracing::info_span!(
-                        "kafka.handle",
-                        messaging.system = "kafka",
-                        messaging.source.name = job.topic,
-                        messaging.kafka.partition = job.partition,
-                        messaging.kafka.offset = job.offset,
-                        // Signed: tracing-opentelemetry exports an unsigned field as text.
-                        attempt = i64::from(attempt),
-                    );
-                    if let Some(traceparent) = job
-                        .headers
-                        .iter()
-                        .find(|(k, _)| k == trace::TRACEPARENT)
-                        .and_then(|(_, v)| v.as_deref())
-                    {
-                        trace::set_parent(&span, traceparent);
-                    }
-                    let started = std::time::Instant::now();
-                    let result = future.instrument(span).await;
-                    if let Some(counted) = &counted {
-                        counted.handler_duration.observe(started.elapsed());
-                        match &result {
-                            Ok(()) => counted.handled.inc(),
-                            Err(_) => counted.handler_errors.inc(),
-                        };
-                    }
-                    match result {
-                        Ok(()) => break Ok(()),
-                        Err(message) if attempt >= ATTEMPTS || stopping.load(Ordering::Acquire) => {
-                            break Err(Error::Handler {
-                                topic: job.topic.to_string(),
-                                partition: job.partition,
-                                offset: job.offset,
-                                message,
-                            });
-                        }
-                        Err(message) => {
-                            tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, attempt, %message, "handler failed; retrying");
-                            tokio::time::sleep(backoff * 2u32.pow(attempt - 1)).await;
-                            attempt += 1;
-                        }
-                    }
-                };
-                match outcome {
-                    Ok(()) => {
-                        if let Err(e) = consumer.store_offset(job.topic, job.partition, job.offset)
-                        {
-                            // The partition was revoked meanwhile: its new owner reads it again.
-                            tracing::debug!(error = %e, topic = job.topic, partition = job.partition, "offset not stored");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "record failed; stopping");
-                        let _ = fail.send(error);
-                        return;
-                    }
-                }
-            }
         }
     }
 }

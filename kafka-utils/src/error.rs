@@ -55,6 +55,26 @@ pub enum Error {
         /// What the handler said.
         message: String,
     },
+    /// A record could not be handled, and writing it to its dead-letter topic failed; it
+    /// was not committed.
+    #[error(
+        "the record at offset {offset} of `{topic}` partition {partition} failed ({reason}) and writing it to dead-letter topic `{dead_letter}` failed: {source}"
+    )]
+    DeadLetter {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The record's offset.
+        offset: i64,
+        /// The dead-letter topic.
+        dead_letter: String,
+        /// Why the record failed.
+        reason: String,
+        /// Why the dead letter could not be written.
+        #[source]
+        source: Box<Error>,
+    },
     /// An admin request (ACLs, topic configs, the plan) failed or was refused.
     #[error("{what}: {message}")]
     Admin {

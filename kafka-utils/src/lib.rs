@@ -60,6 +60,7 @@ pub mod admin;
 pub mod app;
 pub mod codec;
 pub mod consumer;
+pub mod dead_letter;
 pub mod embedded;
 mod error;
 mod ffi;

@@ -30,6 +30,8 @@ pub struct TopicSpec {
     pub key_type: Option<&'static str>,
     /// The variant's doc comment.
     pub doc: &'static str,
+    /// The topic (`dead_letter = Variant`) that takes the records an app could not handle.
+    pub dead_letter: Option<&'static str>,
 }
 
 impl TopicSpec {

@@ -429,3 +429,16 @@ impl WithRecordingContext for rdkafka::producer::BaseProducer<RecordingContext> 
         self.poll(Duration::from_millis(100));
     }
 }
+
+/// A received record's headers, owned, in order (`None` for a null value).
+pub fn owned_headers(message: &impl rdkafka::Message) -> Vec<(String, Option<Vec<u8>>)> {
+    use rdkafka::message::Headers as _;
+    message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
+}

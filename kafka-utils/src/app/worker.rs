@@ -1,0 +1,302 @@
+//! One partition's worker: handles its records in order, retries a failing handler, catches
+//! a panicking one, writes what still fails to the dead-letter topic, and stores each offset
+//! only once its record was handled or its dead letter acknowledged.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use tokio::sync::{Semaphore, mpsc};
+use tracing::Instrument as _;
+
+use super::{Context, Retry};
+use crate::Error;
+use crate::access::User;
+use crate::consumer::GroupContext;
+use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
+use crate::metrics::{Metrics, TopicMetrics};
+use crate::producer::Producer;
+use crate::settings::Settings;
+use crate::trace;
+
+pub(super) type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub(super) type Call<U> = dyn Fn(&[u8], Context<U>) -> Result<HandlerFuture, Error> + Send + Sync;
+
+/// A topic's handler, how often it is tried, and where what fails goes.
+pub(super) struct Route<U: User> {
+    pub(super) call: Arc<Call<U>>,
+    pub(super) retry: Option<Retry>,
+    pub(super) dead_letter: Option<&'static str>,
+}
+
+/// One record on its way to a partition's worker.
+pub(super) struct Job<U: User> {
+    pub(super) route: Arc<Route<U>>,
+    /// `None` for a null payload (kept null in a dead letter).
+    pub(super) payload: Option<Vec<u8>>,
+    pub(super) topic: &'static str,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    pub(super) timestamp: Option<i64>,
+    pub(super) key: Option<Vec<u8>>,
+    pub(super) headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// What became of one record.
+enum Outcome {
+    Handled,
+    /// It failed for good: dead-letter it, or stop.
+    Failed {
+        reason: Reason,
+        error: Error,
+        attempts: u32,
+    },
+    /// The app is stopping between attempts: left uncommitted for the next run.
+    Abandoned,
+}
+
+/// What the partitions' workers share.
+pub(super) struct Runner {
+    pub(super) consumer: Arc<StreamConsumer<GroupContext>>,
+    pub(super) semaphore: Arc<Semaphore>,
+    pub(super) stopping: Arc<AtomicBool>,
+    pub(super) retry: Retry,
+    pub(super) metrics: Option<Metrics>,
+    pub(super) group: Arc<str>,
+}
+
+impl Runner {
+    /// Handles one partition's records in order; stores each offset once the record was
+    /// handled or dead-lettered. A record that fails without a dead letter (or whose dead
+    /// letter cannot be written) is sent to `fail`, and the worker ends.
+    pub(super) fn worker<U: User>(
+        &self,
+        mut jobs: mpsc::Receiver<Job<U>>,
+        fail: mpsc::UnboundedSender<Error>,
+        producer: Producer<U>,
+        settings: Arc<Settings>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let consumer = Arc::clone(&self.consumer);
+        let semaphore = Arc::clone(&self.semaphore);
+        let stopping = Arc::clone(&self.stopping);
+        let default_retry = self.retry;
+        let metrics = self.metrics.clone();
+        let group = Arc::clone(&self.group);
+        async move {
+            while let Some(job) = jobs.recv().await {
+                if stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                let Ok(_permit) = semaphore.acquire().await else {
+                    return;
+                };
+                let counted = metrics.as_ref().map(|m| m.topic(job.topic));
+                let retry = job.route.retry.unwrap_or(default_retry);
+                let outcome = attempt(&job, retry, &producer, &settings, &stopping, &counted).await;
+                let (reason, error, attempts) = match outcome {
+                    Outcome::Handled => {
+                        store(&consumer, &job);
+                        continue;
+                    }
+                    Outcome::Abandoned => return,
+                    Outcome::Failed {
+                        reason,
+                        error,
+                        attempts,
+                    } => (reason, error, attempts),
+                };
+                let Some(dead_letter) = job.route.dead_letter else {
+                    tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
+                    let _ = fail.send(error);
+                    return;
+                };
+                let info = DeadLetterInfo {
+                    topic: job.topic.to_string(),
+                    partition: job.partition,
+                    offset: job.offset,
+                    timestamp: job.timestamp,
+                    group: group.to_string(),
+                    reason,
+                    error: error.to_string(),
+                    attempts,
+                    time: now_ms(),
+                };
+                match write_dead_letter(&producer, dead_letter, &job, &info).await {
+                    Ok(()) => {
+                        tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, %reason, dead_letter, %error, "record dead-lettered");
+                        if let Some(counted) = &counted {
+                            counted.dead_lettered.inc();
+                        }
+                        store(&consumer, &job);
+                    }
+                    Err(source) => {
+                        let error = Error::DeadLetter {
+                            topic: job.topic.to_string(),
+                            partition: job.partition,
+                            offset: job.offset,
+                            dead_letter: dead_letter.to_string(),
+                            reason: reason.to_string(),
+                            source: Box::new(source),
+                        };
+                        tracing::error!(%error, "stopping");
+                        let _ = fail.send(error);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Marks the record's offset for the next commit.
+fn store(consumer: &StreamConsumer<GroupContext>, job: &Job<impl User>) {
+    if let Err(e) = consumer.store_offset(job.topic, job.partition, job.offset) {
+        // The partition was revoked meanwhile: its new owner reads it again.
+        tracing::debug!(error = %e, topic = job.topic, partition = job.partition, "offset not stored");
+    }
+}
+
+/// Decodes and handles the record, up to `retry.attempts` times.
+async fn attempt<U: User>(
+    job: &Job<U>,
+    retry: Retry,
+    producer: &Producer<U>,
+    settings: &Arc<Settings>,
+    stopping: &AtomicBool,
+    counted: &Option<Arc<TopicMetrics>>,
+) -> Outcome {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let ctx = Context {
+            topic: job.topic,
+            partition: job.partition,
+            offset: job.offset,
+            timestamp: job.timestamp,
+            key: job.key.clone(),
+            headers: job.headers.clone(),
+            producer: producer.clone(),
+            settings: Arc::clone(settings),
+        };
+        let payload = job.payload.as_deref().unwrap_or_default();
+        let span = tracing::info_span!(
+            "kafka.handle",
+            messaging.system = "kafka",
+            messaging.source.name = job.topic,
+            messaging.kafka.partition = job.partition,
+            messaging.kafka.offset = job.offset,
+            // Signed: tracing-opentelemetry exports an unsigned field as text.
+            attempt = i64::from(attempt),
+        );
+        if let Some(traceparent) = job
+            .headers
+            .iter()
+            .find(|(k, _)| k == trace::TRACEPARENT)
+            .and_then(|(_, v)| v.as_deref())
+        {
+            trace::set_parent(&span, traceparent);
+        }
+        let started = std::time::Instant::now();
+        // The handler is user code: a panic in it is a failed attempt, not a dead worker.
+        let call = std::panic::catch_unwind(AssertUnwindSafe(|| (job.route.call)(payload, ctx)));
+        let result = match call {
+            Ok(Ok(future)) => match AssertUnwindSafe(future.instrument(span))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(message)) => Err((Reason::Handler, message)),
+                Err(panic) => Err((Reason::Panic, panicked(&*panic))),
+            },
+            Ok(Err(error)) => {
+                return Outcome::Failed {
+                    reason: Reason::Decode,
+                    error,
+                    attempts: 0,
+                };
+            }
+            Err(panic) => Err((Reason::Panic, panicked(&*panic))),
+        };
+        if let Some(counted) = counted {
+            counted.handler_duration.observe(started.elapsed());
+            match &result {
+                Ok(()) => counted.handled.inc(),
+                Err(_) => counted.handler_errors.inc(),
+            };
+        }
+        let (reason, message) = match result {
+            Ok(()) => return Outcome::Handled,
+            Err(failure) => failure,
+        };
+        if attempt >= retry.attempts {
+            return Outcome::Failed {
+                reason,
+                error: Error::Handler {
+                    topic: job.topic.to_string(),
+                    partition: job.partition,
+                    offset: job.offset,
+                    message,
+                },
+                attempts: attempt,
+            };
+        }
+        if stopping.load(Ordering::Acquire) {
+            return Outcome::Abandoned;
+        }
+        tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, attempt, %message, "handler failed; retrying");
+        tokio::time::sleep(retry.delay(attempt)).await;
+        if stopping.load(Ordering::Acquire) {
+            return Outcome::Abandoned;
+        }
+    }
+}
+
+/// A panic's message, as the handler's error.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = if let Some(text) = panic.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.as_str()
+    } else {
+        "(no message)"
+    };
+    format!("the handler panicked: {message}")
+}
+
+/// Writes the record, byte for byte, to `dead_letter` with `info` in its headers, and waits
+/// for the broker's acknowledgement.
+async fn write_dead_letter<U: User>(
+    producer: &Producer<U>,
+    dead_letter: &'static str,
+    job: &Job<U>,
+    info: &DeadLetterInfo,
+) -> Result<(), Error> {
+    let added = info.headers();
+    let headers: Vec<(&str, Option<&[u8]>)> = job
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .chain(added.iter().map(|(k, v)| (*k, Some(v.as_bytes()))))
+        .collect();
+    let delivery = producer
+        .send_raw(
+            dead_letter,
+            job.key.as_deref(),
+            job.payload.as_deref(),
+            &headers,
+        )
+        .await?;
+    delivery.await.map(|_| ())
+}
+
+/// The delay before attempt `attempt + 1`: `backoff`, doubling, at most `max_backoff`.
+pub(super) fn backoff_delay(backoff: Duration, max_backoff: Duration, attempt: u32) -> Duration {
+    backoff
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(max_backoff)
+}
