@@ -90,7 +90,7 @@ use tokio::task::JoinSet;
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
-use crate::consumer::{commit_stored, create_consumer, group_for, static_topic};
+use crate::consumer::{commit_stored, create_consumer, group_for, receive_error, static_topic};
 use crate::metrics::{Metrics, TopicMetrics};
 
 mod worker;
@@ -339,12 +339,15 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         let mut tasks = JoinSet::new();
         let queue = self.settings.max_poll_records.clamp(1, 10_000);
         tokio::pin!(stop);
+        let refusal = consumer.context().refusal.wait();
+        tokio::pin!(refusal);
         let mut failure = None;
         loop {
             let message = tokio::select! {
                 biased;
                 () = &mut stop => break,
                 Some(error) = fail_rx.recv() => { failure = Some(error); break }
+                error = &mut refusal => { failure = Some(error); break }
                 message = async {
                     let _polling = self.probe.polling();
                     consumer.recv().await
@@ -352,10 +355,16 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             };
             let message = match message {
                 Ok(message) => message,
-                Err(e) => {
-                    tracing::warn!(error = %e, "consumer error");
-                    continue;
-                }
+                Err(e) => match receive_error(U::NAME, e) {
+                    refusal @ Error::Refused { .. } => {
+                        failure = Some(refusal);
+                        break;
+                    }
+                    error => {
+                        tracing::warn!(%error, "consumer error");
+                        continue;
+                    }
+                },
             };
             let topic = static_topic(&topics, &message);
             let Some(route) = self.routes.get(topic) else {

@@ -57,6 +57,7 @@ use futures::FutureExt;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -65,6 +66,7 @@ use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::probe::ConsumerProbe;
+use crate::refusal::{Refusal, refused};
 use crate::settings::Settings;
 
 /// A record received and decoded, with where it came from.
@@ -107,6 +109,8 @@ pub(crate) struct GroupContext {
     auto_commit: bool,
     user: &'static str,
     metrics: Option<Metrics>,
+    /// A refused login, which ends receiving (librdkafka would retry it for ever).
+    pub(crate) refusal: Refusal,
 }
 
 impl rdkafka::ClientContext for GroupContext {
@@ -115,6 +119,23 @@ impl rdkafka::ClientContext for GroupContext {
             metrics.record_statistics(self.user, statistics);
         }
     }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        match refused(self.user, &error, reason) {
+            Some(refusal) => {
+                if self.refusal.set(&refusal) {
+                    tracing::error!(%refusal, "the cluster refused the consumer");
+                }
+            }
+            None => tracing::error!(user = self.user, error = %error, reason, "consumer error"),
+        }
+    }
+}
+
+/// A receive error: a refusal when it is one, else librdkafka's error.
+pub(crate) fn receive_error(user: &str, error: KafkaError) -> Error {
+    refused(user, &error, &error.to_string())
+        .unwrap_or_else(|| Error::kafka("receiving from the subscribed topics", error))
 }
 
 impl ConsumerContext for GroupContext {
@@ -278,6 +299,7 @@ pub(crate) fn create_consumer(
         auto_commit: settings.enable_auto_commit,
         user,
         metrics: metrics.cloned(),
+        refusal: Refusal::new(),
     };
     let consumer: StreamConsumer<GroupContext> = settings
         .consumer_config(group)?
@@ -384,11 +406,10 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     }
 
     async fn next_message(&self) -> Result<Received<M>, Error> {
-        let message = self
-            .inner
-            .recv()
-            .await
-            .map_err(|e| Error::kafka("receiving from the subscribed topics", e))?;
+        let message = tokio::select! {
+            message = self.inner.recv() => message.map_err(|e| receive_error(U::NAME, e))?,
+            refusal = self.inner.context().refusal.wait() => return Err(refusal),
+        };
         let topic = static_topic(&self.topics, &message);
         decode(&self.codec, topic, &message, self.headers)
     }
@@ -425,7 +446,10 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
         let mut batch = Vec::with_capacity(self.max_poll_records.min(1024));
         while batch.len() < self.max_poll_records {
             let next = if batch.is_empty() {
-                stream.next().await
+                tokio::select! {
+                    next = stream.next() => next,
+                    refusal = self.inner.context().refusal.wait() => return Err(refusal),
+                }
             } else {
                 match stream.next().now_or_never() {
                     Some(next) => next,
@@ -437,7 +461,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                     let topic = static_topic(&self.topics, &message);
                     decode(&self.codec, topic, &message, self.headers)
                 }
-                Some(Err(e)) => Err(Error::kafka("receiving from the subscribed topics", e)),
+                Some(Err(e)) => Err(receive_error(U::NAME, e)),
                 None => break,
             };
             match decoded {

@@ -75,6 +75,15 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The cluster refused the user: its login failed, or it lacks an ACL for what it
+    /// tried. Retrying would not help; the message says what to fix.
+    #[error("user `{user}` {message}")]
+    Refused {
+        /// The user (the principal's name, or the client id).
+        user: String,
+        /// What was refused, and what to check.
+        message: String,
+    },
     /// An admin request (ACLs, topic configs, the plan) failed or was refused.
     #[error("{what}: {message}")]
     Admin {

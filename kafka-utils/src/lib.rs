@@ -68,6 +68,7 @@ pub mod health;
 pub mod metrics;
 pub mod probe;
 pub mod producer;
+mod refusal;
 pub mod settings;
 pub mod topology;
 pub mod trace;

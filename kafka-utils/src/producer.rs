@@ -51,13 +51,14 @@ use std::time::Duration;
 use futures::task::AtomicWaker;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer as _, PurgeConfig, ThreadedProducer};
 use tokio::sync::Notify;
 
 use crate::Error;
 use crate::access::{Topic, User, WritableBy};
 use crate::codec::{Codec, Json, KafkaKey};
 use crate::metrics::Metrics;
+use crate::refusal::Refusal;
 use crate::settings::Settings;
 use crate::trace;
 
@@ -190,15 +191,30 @@ impl<U: User, C> Producer<U, C> {
             low_water: capacity / 2,
             metrics: std::sync::OnceLock::new(),
             user: U::NAME,
+            refusal: Refusal::new(),
+            purge: std::sync::OnceLock::new(),
         };
         let producer = config
             .create_with_context(context)
             .map_err(|e| Error::kafka(format!("creating a producer for user `{}`", U::NAME), e))?;
+        let inner = Arc::new(Inner {
+            producer,
+            flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
+        });
+        // On a refused login, what is queued fails now rather than at `message.timeout.ms`.
+        // Off librdkafka's thread (the callback runs there), and only while a handle lives.
+        let weak = Arc::downgrade(&inner);
+        let _ = inner.producer.context().purge.set(Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                std::thread::spawn(move || {
+                    inner
+                        .producer
+                        .purge(PurgeConfig::default().queue().inflight());
+                });
+            }
+        }));
         Ok(Producer {
-            inner: Arc::new(Inner {
-                producer,
-                flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
-            }),
+            inner,
             codec,
             user: PhantomData,
         })
@@ -379,6 +395,9 @@ impl<U: User, C> Producer<U, C> {
         slot: Arc<Slot>,
         traceparent: Option<&str>,
     ) -> Result<(), Error> {
+        if let Some(refusal) = self.inner.producer.context().refusal.get() {
+            return Err(refusal);
+        }
         let mut slot = slot;
         loop {
             let attempt = BUFFERS.with(|buffers| {

@@ -303,9 +303,19 @@ impl TestCluster {
             .expect("consumer for committed offsets");
         let mut list = rdkafka::TopicPartitionList::new();
         list.add_partition(topic, partition);
-        let committed = consumer
-            .committed_offsets(list, Duration::from_secs(30))
-            .expect("committed offsets");
+        // The group coordinator may still be starting (a fresh broker creates
+        // `__consumer_offsets` on first use): ask again for a while.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let committed = loop {
+            match consumer.committed_offsets(list.clone(), Duration::from_secs(10)) {
+                Ok(committed) => break committed,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    eprintln!("committed offsets of `{group}`: {e}; asking again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("committed offsets of `{group}`: {e}"),
+            }
+        };
         match committed
             .find_partition(topic, partition)
             .map(|p| p.offset())

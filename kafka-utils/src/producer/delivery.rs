@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::task::AtomicWaker;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::ProducerContext;
 use tokio::sync::Notify;
 
 use crate::Error;
 use crate::metrics::Metrics;
+use crate::refusal::{Refusal, is_login_failure, is_purged, refused};
 
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,10 @@ pub(super) struct DeliveryContext {
     pub(super) low_water: usize,
     pub(super) metrics: std::sync::OnceLock<Metrics>,
     pub(super) user: &'static str,
+    /// A refused login: sends fail with it, and so do the records purged because of it.
+    pub(super) refusal: Refusal,
+    /// Purges the queue (set once the producer exists).
+    pub(super) purge: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// The span of one produced record; partition and offset are recorded on delivery.
@@ -81,6 +87,22 @@ impl rdkafka::ClientContext for DeliveryContext {
     fn stats_raw(&self, statistics: &[u8]) {
         if let Some(metrics) = self.metrics.get() {
             metrics.record_statistics(self.user, statistics);
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // A producer may still write other topics after one refused it; a login refused
+        // is the end.
+        match refused(self.user, &error, reason).filter(|_| is_login_failure(&error)) {
+            Some(refusal) => {
+                if self.refusal.set(&refusal) {
+                    tracing::error!(%refusal, "the cluster refused the producer; failing what is queued");
+                    if let Some(purge) = self.purge.get() {
+                        purge();
+                    }
+                }
+            }
+            None => tracing::error!(user = self.user, %error, reason, "producer error"),
         }
     }
 }
@@ -111,10 +133,13 @@ impl ProducerContext for DeliveryContext {
                 partition: message.partition(),
                 offset: message.offset(),
             }),
-            Err((error, _)) => Err(Error::kafka(
-                format!("delivering a record to topic `{topic}`"),
-                error.clone(),
-            )),
+            Err((error, _)) => match self.refusal.get() {
+                Some(refusal) if is_purged(error) => Err(refusal),
+                _ => Err(Error::kafka(
+                    format!("delivering a record to topic `{topic}`"),
+                    error.clone(),
+                )),
+            },
         };
         match &slot.target {
             Target::One { report, waker } => {
