@@ -327,6 +327,9 @@ cmd_run() {
   "$@"
 }
 
+# Sourced (by broker/cluster.sh) for its functions: no command then.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
+
 case ${1:-} in
 start) cmd_start ;;
 restart) cmd_restart ;;

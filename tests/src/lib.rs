@@ -20,6 +20,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 
 pub mod exposition;
+pub mod faults;
 mod http;
 
 pub use http::{HttpAnswer, http_get};

@@ -1,0 +1,260 @@
+//! Fault-test support: the three-broker cluster of `broker/cluster.sh` (started by the test,
+//! stopped when dropped), and the checker that counts lost, duplicated and reordered
+//! messages, each message carrying (producer, sequence).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+
+/// How much longer than the CI default the fault tests run (`KAFKA_FAULT_SCALE`, default 1):
+/// `KAFKA_FAULT_SCALE=10` is the longer mode run by hand.
+pub fn scale() -> u32 {
+    std::env::var("KAFKA_FAULT_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s >= 1)
+        .unwrap_or(1)
+}
+
+/// The three-node cluster, stopped (every node, by pid) when dropped.
+#[derive(Debug)]
+pub struct FaultCluster {
+    state: PathBuf,
+    /// `host:port` of the three nodes.
+    pub bootstrap: String,
+}
+
+impl FaultCluster {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../broker/cluster.sh")
+    }
+
+    fn run(&self, args: &[&str]) {
+        let status = Command::new("bash")
+            .arg(Self::script())
+            .args(args)
+            .env("KAFKA_TEST_CLUSTER_STATE_DIR", &self.state)
+            .status()
+            .expect("bash runs broker/cluster.sh");
+        assert!(status.success(), "broker/cluster.sh {args:?} failed");
+    }
+
+    /// Starts the cluster (state under `state_dir`) and waits until all three brokers are
+    /// in the metadata.
+    pub fn start(state_dir: &Path) -> Self {
+        let mut cluster = FaultCluster {
+            state: state_dir.to_path_buf(),
+            bootstrap: String::new(),
+        };
+        cluster.run(&["start"]);
+        let env = std::fs::read_to_string(state_dir.join("env")).expect("the cluster's env file");
+        cluster.bootstrap = env
+            .lines()
+            .find_map(|l| l.strip_prefix("export KAFKA_TEST_CLUSTER_BOOTSTRAP="))
+            .expect("KAFKA_TEST_CLUSTER_BOOTSTRAP in the env file")
+            .to_string();
+        cluster.wait_for_brokers(3, Duration::from_secs(90));
+        cluster
+    }
+
+    /// kill -9 node `n` (1..=3).
+    pub fn kill(&self, n: u32) {
+        self.run(&["kill", &n.to_string()]);
+    }
+
+    /// Starts node `n` again on its data.
+    pub fn start_node(&self, n: u32) {
+        self.run(&["start-node", &n.to_string()]);
+    }
+
+    /// A client config for the cluster.
+    pub fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        config
+    }
+
+    /// kafka-utils settings for the cluster.
+    pub fn settings(&self) -> kafka_utils::settings::Settings {
+        kafka_utils::settings::Settings::new(&self.bootstrap)
+    }
+
+    /// Waits until the metadata lists `count` brokers.
+    pub fn wait_for_brokers(&self, count: usize, timeout: Duration) {
+        let client: BaseConsumer = self.config().create().expect("a metadata client");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = client
+                .fetch_metadata(None, Duration::from_secs(2))
+                .map(|m| m.brokers().len())
+                .unwrap_or(0);
+            if seen == count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster shows {seen} brokers, not {count}, after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until every partition of `topic` has all 3 replicas in sync again.
+    pub fn wait_for_full_isr(&self, topic: &str, timeout: Duration) {
+        let client: BaseConsumer = self.config().create().expect("a metadata client");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let synced = client
+                .fetch_metadata(Some(topic), Duration::from_secs(2))
+                .ok()
+                .and_then(|m| {
+                    m.topics()
+                        .first()
+                        .map(|t| t.partitions().iter().all(|p| p.isr().len() == 3))
+                })
+                .unwrap_or(false);
+            if synced {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{topic}` not fully in sync after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Creates `topic` with `partitions`, replication factor 3, `min.insync.replicas=2`.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = self.config().create().expect("admin");
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(3))
+            .set("min.insync.replicas", "2");
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = admin.create_topics([&new], &options).await.expect("create");
+        for result in results {
+            result.unwrap_or_else(|(t, e)| panic!("creating `{t}`: {e}"));
+        }
+        self.wait_for_full_isr(topic, Duration::from_secs(60));
+    }
+
+    /// Every record of `topic`, per partition in offset order: its key and payload.
+    pub fn read_all(&self, topic: &str) -> BTreeMap<i32, Vec<(i64, Vec<u8>)>> {
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", "fault-checker")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a reader");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        let partitions: Vec<i32> = metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| p.id())
+            .collect();
+        let mut ends = HashMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for p in &partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, *p, Duration::from_secs(10))
+                .expect("watermarks");
+            ends.insert(*p, high);
+            assignment
+                .add_partition_offset(topic, *p, Offset::Beginning)
+                .expect("assignment");
+        }
+        consumer.assign(&assignment).expect("assign");
+        let mut records: BTreeMap<i32, Vec<(i64, Vec<u8>)>> =
+            partitions.iter().map(|p| (*p, Vec::new())).collect();
+        let total: i64 = ends.values().sum();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut read = 0i64;
+        while read < total && Instant::now() < deadline {
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message = message.expect("a record");
+            if message.offset() < ends[&message.partition()] {
+                records.entry(message.partition()).or_default().push((
+                    message.offset(),
+                    message.payload().unwrap_or_default().to_vec(),
+                ));
+                read += 1;
+            }
+        }
+        assert_eq!(read, total, "read back the whole of `{topic}`");
+        records
+    }
+}
+
+impl Drop for FaultCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(Self::script())
+            .arg("stop")
+            .env("KAFKA_TEST_CLUSTER_STATE_DIR", &self.state)
+            .status();
+    }
+}
+
+/// What the checker counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Acknowledged (or, for consumers, produced) and never seen.
+    pub lost: usize,
+    /// Seen more than once.
+    pub duplicated: usize,
+    /// Seen after a later sequence of the same producer.
+    pub reordered: usize,
+}
+
+/// Counts lost, duplicated and reordered messages: `expected` is every (producer, sequence)
+/// that must be seen; `seen` is what was, in the order seen per producer.
+pub fn check(expected: &BTreeSet<(u32, u64)>, seen: &[(u32, u64)]) -> Counts {
+    let mut counts = Counts::default();
+    let mut times: HashMap<(u32, u64), usize> = HashMap::new();
+    let mut last: HashMap<u32, u64> = HashMap::new();
+    for &(producer, seq) in seen {
+        *times.entry((producer, seq)).or_default() += 1;
+        if last
+            .insert(producer, seq)
+            .is_some_and(|before| before > seq)
+        {
+            counts.reordered += 1;
+        }
+    }
+    counts.duplicated = times.values().map(|n| n - 1).sum();
+    counts.lost = expected.iter().filter(|m| !times.contains_key(m)).count();
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checker_counts_each_kind() {
+        let expected: BTreeSet<(u32, u64)> = [(0, 0), (0, 1), (0, 2), (1, 0)].into();
+        let seen = [(0, 0), (0, 2), (0, 1), (0, 2), (7, 7)];
+        assert_eq!(
+            check(&expected, &seen),
+            Counts {
+                lost: 1,
+                duplicated: 1,
+                reordered: 1
+            }
+        );
+        assert_eq!(
+            check(&expected, &[(0, 0), (0, 1), (0, 2), (1, 0)]),
+            Counts::default()
+        );
+    }
+}
