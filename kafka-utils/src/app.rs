@@ -83,14 +83,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer as _;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
-use crate::consumer::{commit_stored, create_consumer, group_for, receive_error, static_topic};
+use crate::consumer::{
+    commit_stored, create_consumer, group_for, owned_headers, receive_error, static_topic,
+};
 use crate::metrics::{Metrics, TopicMetrics};
 
 mod worker;
@@ -381,14 +383,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 offset: message.offset(),
                 timestamp: message.timestamp().to_millis(),
                 key: message.key().map(<[u8]>::to_vec),
-                headers: message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                headers: owned_headers(&message),
             };
             drop(message);
             let sender = workers.entry((topic, job.partition)).or_insert_with(|| {

@@ -362,6 +362,33 @@ pub(crate) fn static_topic(topics: &[&'static str], message: &BorrowedMessage<'_
     }
 }
 
+/// A record's headers, copied, in order (`None` for a null value): the shape of
+/// [`Received::headers`], for records read with rdkafka directly.
+///
+/// ```
+/// use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+///
+/// let headers = OwnedHeaders::new()
+///     .insert(Header { key: "lang", value: Some("en") })
+///     .insert(Header { key: "empty", value: None::<&str> });
+/// let message = OwnedMessage::new(None, None, "t".into(), Timestamp::NotAvailable, 0, 0, Some(headers));
+/// assert_eq!(
+///     kafka_utils::consumer::owned_headers(&message),
+///     [("lang".to_string(), Some(b"en".to_vec())), ("empty".to_string(), None)]
+/// );
+/// ```
+pub fn owned_headers(message: &impl Message) -> Vec<(String, Option<Vec<u8>>)> {
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Copies a record's metadata and decodes its value.
 pub(crate) fn decode<M, C: Codec<M>>(
     codec: &C,
@@ -376,16 +403,11 @@ pub(crate) fn decode<M, C: Codec<M>>(
         offset: message.offset(),
         source,
     })?;
-    let headers = with_headers
-        .then(|| message.headers())
-        .flatten()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = if with_headers {
+        owned_headers(message)
+    } else {
+        Vec::new()
+    };
     Ok(Received {
         value,
         topic,

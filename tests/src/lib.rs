@@ -24,6 +24,7 @@ pub mod faults;
 mod http;
 
 pub use http::{HttpAnswer, http_get};
+pub use kafka_utils::consumer::owned_headers;
 
 /// Where the broker under test listens, read from the environment `broker/kafka.sh` exports.
 #[derive(Debug, Clone)]
@@ -439,17 +440,4 @@ impl WithRecordingContext for rdkafka::producer::BaseProducer<RecordingContext> 
             .fetch_metadata(None, Duration::from_millis(200));
         self.poll(Duration::from_millis(100));
     }
-}
-
-/// A received record's headers, owned, in order (`None` for a null value).
-pub fn owned_headers(message: &impl rdkafka::Message) -> Vec<(String, Option<Vec<u8>>)> {
-    use rdkafka::message::Headers as _;
-    message
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
