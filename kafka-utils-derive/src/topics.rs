@@ -413,9 +413,31 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
                 key_type: #key_text,
                 doc: #doc,
                 dead_letter: #dead_letter_name,
+                message_schema: ::kafka_utils::schema::SchemaFn(#module::#variant::__message_schema),
+                key_schema: ::kafka_utils::schema::SchemaFn(#module::#variant::__key_schema),
             }
         });
         impls.push(quote! {
+            impl #module::#variant {
+                #[doc(hidden)]
+                #[allow(clippy::needless_borrow)] // the borrow picks the impl
+                pub fn __message_schema(
+                    generator: &mut ::kafka_utils::__private::schemars::SchemaGenerator,
+                ) -> ::core::option::Option<::kafka_utils::__private::schemars::Schema> {
+                    #[allow(unused_imports)]
+                    use ::kafka_utils::schema::{ViaJsonSchema as _, ViaNothing as _};
+                    (&::kafka_utils::schema::Probe::<#message>::new()).schema_of(generator)
+                }
+                #[doc(hidden)]
+                #[allow(clippy::needless_borrow)] // the borrow picks the impl
+                pub fn __key_schema(
+                    generator: &mut ::kafka_utils::__private::schemars::SchemaGenerator,
+                ) -> ::core::option::Option<::kafka_utils::__private::schemars::Schema> {
+                    #[allow(unused_imports)]
+                    use ::kafka_utils::schema::{ViaJsonSchema as _, ViaNothing as _};
+                    (&::kafka_utils::schema::Probe::<#key>::new()).schema_of(generator)
+                }
+            }
             impl ::kafka_utils::access::Topic for #module::#variant {
                 type Topics = #ident;
                 type Message = #message;

@@ -69,6 +69,7 @@ pub mod metrics;
 pub mod probe;
 pub mod producer;
 mod refusal;
+pub mod schema;
 pub mod settings;
 pub mod topology;
 pub mod trace;
@@ -94,6 +95,7 @@ pub mod prelude {
 /// Used by the code the macros generate; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use schemars;
     pub use serde;
 
     pub use crate::error::UnknownName;

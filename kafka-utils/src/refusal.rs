@@ -9,8 +9,8 @@ use crate::Error;
 
 /// What to check when the cluster refused the login.
 const LOGIN_HINT: &str = "check KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, \
-                          KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or the TLS client \
-                          certificate)";
+                          KAFKA_USERNAME and KAFKA_PASSWORD (or KAFKA_SSL_CERTFILE and \
+                          KAFKA_SSL_KEYFILE)";
 
 /// `Some(message)` when `error` means `user` cannot go on: its login was refused, or it
 /// lacks an ACL for what it tried. `None` for what retrying may cure.
@@ -124,7 +124,7 @@ mod tests {
         let error = refused("shop", &auth, "SASL authentication failed").unwrap();
         let text = error.to_string();
         assert!(text.starts_with("user `shop` could not log in"), "{text}");
-        assert!(text.contains("KAFKA_SASL_PASSWORD"), "{text}");
+        assert!(text.contains("KAFKA_PASSWORD"), "{text}");
         let group = KafkaError::Global(RDKafkaErrorCode::GroupAuthorizationFailed);
         assert!(
             refused("shop", &group, "")

@@ -32,6 +32,10 @@ pub struct TopicSpec {
     pub doc: &'static str,
     /// The topic (`dead_letter = Variant`) that takes the records an app could not handle.
     pub dead_letter: Option<&'static str>,
+    /// Makes the message type's JSON Schema (see [`crate::schema`]).
+    pub message_schema: crate::schema::SchemaFn,
+    /// Makes the key type's JSON Schema (see [`crate::schema`]).
+    pub key_schema: crate::schema::SchemaFn,
 }
 
 impl TopicSpec {

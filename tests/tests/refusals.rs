@@ -84,7 +84,7 @@ async fn a_wrong_password_fails_the_producer_promptly() {
     .expect("refused within 20 s, not left to time out");
     let error = outcome.expect_err("the broker refused the login");
     assert_refused(&error, "alice", "could not log in");
-    assert!(error.to_string().contains("KAFKA_SASL_PASSWORD"), "{error}");
+    assert!(error.to_string().contains("KAFKA_PASSWORD"), "{error}");
     // What is sent afterwards fails at once.
     let again = producer.send(topics::Events, &2).await;
     assert_refused(&again.expect_err("refused"), "alice", "could not log in");
