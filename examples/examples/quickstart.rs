@@ -7,6 +7,10 @@
 //! With no `KAFKA_BOOTSTRAP_SERVERS` set it runs on the embedded default, librdkafka's
 //! in-process mock cluster, and says so; with it set, on that cluster, with every other
 //! setting from the environment and `.env` as a service would (creating the topic there).
+//!
+//! Given a command, it is its topology's admin command line instead
+//! (`kafka_utils::admin::cli`): `quickstart asyncapi --yaml` prints its AsyncAPI document,
+//! `quickstart schema` its JSON Schemas, `quickstart plan` what the cluster lacks.
 
 use kafka_utils::admin::KafkaAdmin;
 use kafka_utils::app::{App, Context};
@@ -18,9 +22,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 /// What the quickstart sends.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Greeting {
+    /// The greeting.
     pub text: String,
+    /// The process that sent it.
     pub from_pid: u32,
 }
 
@@ -41,8 +47,21 @@ permissions! {
     Users::Quickstart => { Topics::Greetings => [Read, Write, AutoCommitOffset] },
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    if std::env::args().len() > 1 {
+        return kafka_utils::admin::cli::main(&TOPOLOGY);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(quickstart()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn quickstart() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings = Settings::from_env()?;
     // Keep the embedded cluster alive for the whole run.
     let _embedded = match &settings.bootstrap_servers {

@@ -58,6 +58,7 @@ pub mod acl;
 pub mod actuator;
 pub mod admin;
 pub mod app;
+pub mod asyncapi;
 pub mod codec;
 pub mod consumer;
 pub mod dead_letter;
