@@ -233,6 +233,21 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 
+    /// Checks every record against its topic's JSON Schema (see [`crate::schema`]) before
+    /// decoding it: one that breaks it goes to the dead letter with reason `schema` (or,
+    /// without one, stops the app), and no handler runs. Off by default; it costs a JSON parse
+    /// and a schema walk per record. Call it after the [`App::handle`]s it applies to.
+    pub fn validate_schemas(mut self) -> Result<Self, Error> {
+        for route in self.routes.values_mut() {
+            // Not shared before the app runs.
+            if let Some(route) = Arc::get_mut(route) {
+                route.validator =
+                    crate::schema::MessageValidator::for_topic(route.spec)?.map(Arc::new);
+            }
+        }
+        Ok(self)
+    }
+
     /// How often failing handlers are tried (see [`Retry`]); [`App::retry_topic`] sets it
     /// for one topic.
     pub fn retry(mut self, retry: Retry) -> Self {
@@ -293,6 +308,8 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         });
         let route = Route {
             call,
+            spec: T::SPEC,
+            validator: None,
             retry: None,
             dead_letter: <T::DeadLetter as DeadLetterFor<U>>::TOPIC,
         };

@@ -30,9 +30,9 @@
 //! | `kafka-utils.dlq.offset` | its offset |
 //! | `kafka-utils.dlq.timestamp` | its timestamp (ms since the epoch), when it had one |
 //! | `kafka-utils.dlq.group` | the consumer group of the app |
-//! | `kafka-utils.dlq.reason` | `decode`, `handler` or `panic` |
+//! | `kafka-utils.dlq.reason` | `decode`, `schema`, `handler` or `panic` |
 //! | `kafka-utils.dlq.error` | the error, as text |
-//! | `kafka-utils.dlq.attempts` | how many times the handler ran (0 when it could not be decoded) |
+//! | `kafka-utils.dlq.attempts` | how many times the handler ran (0 when it could not be decoded or broke the schema) |
 //! | `kafka-utils.dlq.time` | when it was dead-lettered (ms since the epoch) |
 //!
 //! [`DeadLetterInfo::from_headers`] reads them back.
@@ -45,9 +45,12 @@ pub const HEADER_PREFIX: &str = "kafka-utils.dlq.";
 
 /// Why a record was dead-lettered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Reason {
     /// Its payload could not be decoded into the topic's message type; no handler ran.
     Decode,
+    /// Its payload broke the topic's JSON Schema (with `App::validate_schemas`); no handler ran.
+    Schema,
     /// The handler returned an error on every attempt.
     Handler,
     /// The handler panicked on its last attempt.
@@ -59,15 +62,21 @@ impl Reason {
     pub const fn as_str(self) -> &'static str {
         match self {
             Reason::Decode => "decode",
+            Reason::Schema => "schema",
             Reason::Handler => "handler",
             Reason::Panic => "panic",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Reason::Decode, Reason::Handler, Reason::Panic]
-            .into_iter()
-            .find(|r| r.as_str() == text)
+        [
+            Reason::Decode,
+            Reason::Schema,
+            Reason::Handler,
+            Reason::Panic,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
     }
 }
 

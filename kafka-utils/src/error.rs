@@ -84,6 +84,14 @@ pub enum Error {
         /// What was refused, and what to check.
         message: String,
     },
+    /// A record does not match its topic's JSON Schema (see [`crate::schema`]).
+    #[error("a record for topic `{topic}` does not match its schema: {}", .problems.join("; "))]
+    Invalid {
+        /// The topic.
+        topic: String,
+        /// Where and how it breaks the schema (at most 10).
+        problems: Vec<String>,
+    },
     /// An admin request (ACLs, topic configs, the plan) failed or was refused.
     #[error("{what}: {message}")]
     Admin {

@@ -59,7 +59,9 @@ use crate::access::{Topic, User, WritableBy};
 use crate::codec::{Codec, Json, KafkaKey};
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
+use crate::schema::MessageValidator;
 use crate::settings::Settings;
+use crate::topology::TopicSpec;
 use crate::trace;
 
 mod delivery;
@@ -114,7 +116,13 @@ struct Placement<'a> {
 struct Inner {
     producer: ThreadedProducer<DeliveryContext>,
     flush_timeout: Duration,
+    /// Each topic's validator, once asked for (with [`Producer::with_validation`]).
+    validation: std::sync::OnceLock<Validators>,
 }
+
+/// Compiled validators by topic (`None`: the topic's message type has no schema).
+type Validators =
+    std::sync::RwLock<std::collections::HashMap<&'static str, Option<Arc<MessageValidator>>>>;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -200,6 +208,7 @@ impl<U: User, C> Producer<U, C> {
         let inner = Arc::new(Inner {
             producer,
             flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
+            validation: std::sync::OnceLock::new(),
         });
         // On a refused login, what is queued fails now rather than at `message.timeout.ms`.
         // Off librdkafka's thread (the callback runs there), and only while a handle lives.
@@ -218,6 +227,34 @@ impl<U: User, C> Producer<U, C> {
             codec,
             user: PhantomData,
         })
+    }
+
+    /// Checks every record this producer (and its clones) sends against its topic's JSON
+    /// Schema (see [`crate::schema`]) before queueing it: one that breaks it is an
+    /// [`Error::Invalid`] saying where, and is not sent. Off by default; it costs a JSON
+    /// parse and a schema walk per record. Topics whose message type has no schema pass.
+    pub fn with_validation(self) -> Self {
+        let _ = self.inner.validation.set(Validators::default());
+        self
+    }
+
+    /// The validator of `topic`, compiled on first use, when validation is on.
+    fn validator(&self, topic: &'static TopicSpec) -> Result<Option<Arc<MessageValidator>>, Error> {
+        let Some(validators) = self.inner.validation.get() else {
+            return Ok(None);
+        };
+        if let Some(found) = validators
+            .read()
+            .ok()
+            .and_then(|v| v.get(topic.name).cloned())
+        {
+            return Ok(found);
+        }
+        let compiled = MessageValidator::for_topic(topic)?.map(Arc::new);
+        if let Ok(mut validators) = validators.write() {
+            validators.insert(topic.name, compiled.clone());
+        }
+        Ok(compiled)
     }
 
     /// Counts what this producer (and its clones) delivers into `metrics`: records produced
@@ -368,6 +405,7 @@ impl<U: User, C> Producer<U, C> {
         T::Key: KafkaKey,
         C: Codec<T::Message>,
     {
+        let validator = self.validator(T::SPEC)?;
         let fill = |payload: &mut Vec<u8>, key: &mut Vec<u8>| {
             self.codec
                 .encode(record.message, payload)
@@ -375,6 +413,9 @@ impl<U: User, C> Producer<U, C> {
                     topic: T::NAME,
                     source: e,
                 })?;
+            if let Some(validator) = &validator {
+                validator.check(payload)?;
+            }
             let has_key = record.key.is_some_and(|k| k.write_key(key));
             Ok((true, has_key))
         };

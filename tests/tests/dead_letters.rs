@@ -317,6 +317,7 @@ async fn poison_failing_and_panicking_records_go_to_the_dead_letter_topic() {
                 "{}",
                 info.error
             ),
+            other => panic!("no {other} dead letters here: {info:?}"),
         }
     }
     assert_eq!(seen, bad);

@@ -21,6 +21,7 @@ use crate::consumer::GroupContext;
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
+use crate::schema::MessageValidator;
 use crate::settings::Settings;
 use crate::trace;
 
@@ -30,6 +31,9 @@ pub(super) type Call<U> = dyn Fn(&[u8], Context<U>) -> Result<HandlerFuture, Err
 /// A topic's handler, how often it is tried, and where what fails goes.
 pub(super) struct Route<U: User> {
     pub(super) call: Arc<Call<U>>,
+    pub(super) spec: &'static crate::topology::TopicSpec,
+    /// The topic's schema check, when the app validates and the message type has a schema.
+    pub(super) validator: Option<Arc<MessageValidator>>,
     pub(super) retry: Option<Retry>,
     pub(super) dead_letter: Option<&'static str>,
 }
@@ -170,6 +174,17 @@ async fn attempt<U: User>(
     stopping: &AtomicBool,
     counted: &Option<Arc<TopicMetrics>>,
 ) -> Outcome {
+    // What is not JSON at all is left to the decoder (a `decode` dead letter).
+    if let Some(validator) = &job.route.validator
+        && let Ok(value) = serde_json::from_slice(job.payload.as_deref().unwrap_or_default())
+        && let Err(error) = validator.check_value(&value)
+    {
+        return Outcome::Failed {
+            reason: Reason::Schema,
+            error,
+            attempts: 0,
+        };
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -34,6 +34,10 @@ use serde_json::Value;
 
 use crate::topology::TopicSpec;
 
+mod validate;
+
+pub use validate::MessageValidator;
+
 /// Which JSON Schema dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Draft {
