@@ -17,8 +17,10 @@
 //! JIT up), the best and the median round of each side with their typed/raw ratios, and
 //! the client process's CPU time per message. Pinning the broker to one CPU and the benchmark
 //! to the other (as above) keeps the two from stealing each other's time slices; without it
-//! rounds differ by up to 4×. `BENCH_CONSUME=0` measures producing only. It needs
-//! `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are created).
+//! rounds differ by up to 4×. `BENCH_CONSUME=0` measures producing only. `BENCH_VALIDATE=1`
+//! also measures, in each round, the typed producer with JSON Schema validation on
+//! (`Producer::with_validation`). It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are
+//! created).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -39,7 +41,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _, ProducerContext
 use serde::{Deserialize, Serialize};
 
 /// The benchmark's message: an id, a timestamp and a body sized to the target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Payload {
     pub id: u64,
     pub sent_at: u64,
@@ -149,8 +151,16 @@ fn raw_produce(
     Ok(count as f64 / secs)
 }
 
-async fn typed_produce(settings: &Settings, count: u64, body: &str) -> Result<f64, BoxError> {
-    let producer = Producer::<users::Bench>::new(settings)?;
+async fn typed_produce(
+    settings: &Settings,
+    count: u64,
+    body: &str,
+    validate: bool,
+) -> Result<f64, BoxError> {
+    let mut producer = Producer::<users::Bench>::new(settings)?;
+    if validate {
+        producer = producer.with_validation();
+    }
     let start = Instant::now();
     let mut pending = VecDeque::with_capacity(100_001);
     for id in 0..count {
@@ -271,6 +281,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 /// The rounds of one measurement: msgs/s and client CPU µs per message, per round.
 /// The first `warmup` runs are not recorded: the broker's JIT compiler is still warming up
 /// (the first rounds run up to 2× slower, whichever side goes first).
+#[derive(Clone)]
 struct Series {
     rates: Vec<f64>,
     cpu_us: Vec<f64>,
@@ -377,6 +388,8 @@ async fn main() -> Result<(), BoxError> {
         let json_len = serde_json::to_vec(&payload(500_000, &body))?.len();
         let raw_topic = format!("bench.raw.{size}");
         let (mut raw_p, mut typed_p) = (Series::new(warmup), Series::new(warmup));
+        let validate = env_number("BENCH_VALIDATE", 0) == 1;
+        let mut validated_p = Series::new(warmup);
         for round in 0..warmup + rounds {
             recreate(&admin, &raw_topic).await?;
             recreate(&admin, "bench.typed").await?;
@@ -384,9 +397,16 @@ async fn main() -> Result<(), BoxError> {
             let raw = measure(&mut raw_p, count, async {
                 tokio::task::spawn_blocking(move || raw_produce(&config, &topic, count, &b)).await?
             });
-            let typed = measure(&mut typed_p, count, typed_produce(&settings, count, &body));
+            let typed = typed_produce(&settings, count, &body, false);
+            let typed = measure(&mut typed_p, count, typed);
             let (raw, typed) = in_turn(round, raw, typed).await?;
             eprintln!("round {round}, {json_len} B: produce raw {raw:.0}/s typed {typed:.0}/s");
+            if validate {
+                recreate(&admin, "bench.typed").await?;
+                let validated = typed_produce(&settings, count, &body, true);
+                let validated = measure(&mut validated_p, count, validated).await?;
+                eprintln!("round {round}, {json_len} B: produce validated {validated:.0}/s");
+            }
         }
         // Both consumers read the same topic, the one the typed producer wrote last, so that
         // they see the same data in the same broker state; alternating, in new groups.
@@ -419,6 +439,9 @@ async fn main() -> Result<(), BoxError> {
                 line.push_str(&format!(" {what} raw {raw:.0}/s typed {typed:.0}/s"));
             }
             eprintln!("{line}");
+        }
+        if validate {
+            table.push((json_len, "produce, validated", raw_p.clone(), validated_p));
         }
         table.push((json_len, "produce", raw_p, typed_p));
         if consume_rounds > 0 {

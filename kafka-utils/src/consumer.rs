@@ -54,10 +54,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
-};
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -66,8 +63,13 @@ use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::probe::ConsumerProbe;
-use crate::refusal::{Refusal, refused};
+use crate::schema::MessageValidator;
 use crate::settings::Settings;
+
+mod group;
+
+use crate::topology::TopicSpec;
+pub(crate) use group::{GroupContext, create_consumer, group_for, receive_error};
 
 /// A record received and decoded, with where it came from.
 #[derive(Debug, Clone)]
@@ -103,60 +105,6 @@ impl<M> Received<M> {
     }
 }
 
-/// Commits stored offsets when partitions are revoked and auto commit is off, and logs
-/// rebalances.
-pub(crate) struct GroupContext {
-    auto_commit: bool,
-    user: &'static str,
-    metrics: Option<Metrics>,
-    /// A refused login, which ends receiving (librdkafka would retry it for ever).
-    pub(crate) refusal: Refusal,
-}
-
-impl rdkafka::ClientContext for GroupContext {
-    fn stats_raw(&self, statistics: &[u8]) {
-        if let Some(metrics) = &self.metrics {
-            metrics.record_statistics(self.user, statistics);
-        }
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        match refused(self.user, &error, reason) {
-            Some(refusal) => {
-                if self.refusal.set(&refusal) {
-                    tracing::error!(%refusal, "the cluster refused the consumer");
-                }
-            }
-            None => tracing::error!(user = self.user, error = %error, reason, "consumer error"),
-        }
-    }
-}
-
-/// A receive error: a refusal when it is one, else librdkafka's error.
-pub(crate) fn receive_error(user: &str, error: KafkaError) -> Error {
-    refused(user, &error, &error.to_string())
-        .unwrap_or_else(|| Error::kafka("receiving from the subscribed topics", error))
-}
-
-impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            tracing::info!(count = partitions.count(), "partitions revoked");
-            if !self.auto_commit
-                && let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
-            {
-                tracing::warn!(error = %e, "committing before a rebalance failed");
-            }
-        }
-    }
-
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            tracing::info!(count = partitions.count(), "partitions assigned");
-        }
-    }
-}
-
 /// Builds a [`Consumer`]: the group, the topics, the codec.
 #[derive(Debug)]
 pub struct ConsumerBuilder<U: User, M, C = Json> {
@@ -165,11 +113,21 @@ pub struct ConsumerBuilder<U: User, M, C = Json> {
     headers: bool,
     group: Option<String>,
     topics: Vec<&'static str>,
+    specs: Vec<&'static TopicSpec>,
+    validate: bool,
     codec: C,
     types: PhantomData<fn() -> (U, M)>,
 }
 
 impl<U: User, M, C> ConsumerBuilder<U, M, C> {
+    /// Checks every record against its topic's JSON Schema (see [`crate::schema`]) before
+    /// decoding it: one that breaks it is an [`Error::Decode`] naming the record and where it
+    /// breaks the schema, and is not acknowledged. Off by default.
+    pub fn validate_schemas(mut self) -> Self {
+        self.validate = true;
+        self
+    }
+
     /// The consumer group: one of the user's declared groups (or, when it declares none, a
     /// name starting with the user's name). Default: its first declared group, or its name.
     pub fn group(mut self, group: impl Into<String>) -> Self {
@@ -184,6 +142,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
     {
         if !self.topics.contains(&T::NAME) {
             self.topics.push(T::NAME);
+            self.specs.push(T::SPEC);
         }
         self
     }
@@ -211,6 +170,8 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             headers: self.headers,
             group: self.group,
             topics: self.topics,
+            specs: self.specs,
+            validate: self.validate,
             codec,
             types: PhantomData,
         }
@@ -239,10 +200,19 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
             None => Vec::new(),
         };
+        let mut validators = Vec::new();
+        if self.validate {
+            for spec in &self.specs {
+                if let Some(validator) = MessageValidator::for_topic(spec)? {
+                    validators.push((spec.name, validator));
+                }
+            }
+        }
         Ok(Consumer {
             inner,
             probe,
             counted,
+            validators,
             topics: self.topics,
             codec: self.codec,
             headers: self.headers,
@@ -251,64 +221,6 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             types: PhantomData,
         })
     }
-}
-
-/// The group `requested` (or the default one), checked against `U`'s declaration.
-pub(crate) fn group_for<U: User>(requested: Option<String>) -> Result<String, Error> {
-    let spec = U::SPEC;
-    let group = requested.unwrap_or_else(|| {
-        spec.groups
-            .first()
-            .map(|g| g.to_string())
-            .unwrap_or_else(|| spec.name.to_string())
-    });
-    let allowed = if spec.groups.is_empty() {
-        group.starts_with(spec.name)
-    } else {
-        spec.groups.contains(&group.as_str())
-    };
-    if allowed {
-        Ok(group)
-    } else if spec.groups.is_empty() {
-        Err(Error::Topology(format!(
-            "user `{}` declares no consumer group, so its groups must start with `{}`; \
-             `{group}` does not",
-            spec.name, spec.name
-        )))
-    } else {
-        Err(Error::Topology(format!(
-            "group `{group}` is not declared for user `{}`; its groups are {}",
-            spec.name,
-            spec.groups
-                .iter()
-                .map(|g| format!("`{g}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-    }
-}
-
-pub(crate) fn create_consumer(
-    settings: &Settings,
-    group: &str,
-    topics: &[&str],
-    user: &'static str,
-    metrics: Option<&Metrics>,
-) -> Result<StreamConsumer<GroupContext>, Error> {
-    let context = GroupContext {
-        auto_commit: settings.enable_auto_commit,
-        user,
-        metrics: metrics.cloned(),
-        refusal: Refusal::new(),
-    };
-    let consumer: StreamConsumer<GroupContext> = settings
-        .consumer_config(group)?
-        .create_with_context(context)
-        .map_err(|e| Error::kafka(format!("creating a consumer for user `{user}`"), e))?;
-    consumer
-        .subscribe(topics)
-        .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
-    Ok(consumer)
 }
 
 /// A consumer for user `U` of topics whose messages are `M`. See the [module docs](self).
@@ -321,6 +233,8 @@ pub struct Consumer<U: User, M, C = Json> {
     probe: ConsumerProbe,
     /// The consumed-records counter of each topic, when metrics are kept.
     counted: Vec<(&'static str, Arc<TopicMetrics>)>,
+    /// Each topic's schema check, with `validate_schemas`.
+    validators: Vec<(&'static str, MessageValidator)>,
     /// A decode error met inside a batch, reported by the next call.
     pending_error: Mutex<Option<Error>>,
     types: PhantomData<fn() -> (U, M)>,
@@ -344,6 +258,8 @@ impl<U: User, M> Consumer<U, M, Json> {
             headers: true,
             group: None,
             topics: Vec::new(),
+            specs: Vec::new(),
+            validate: false,
             codec: Json,
             types: PhantomData,
         }
@@ -395,14 +311,24 @@ pub(crate) fn decode<M, C: Codec<M>>(
     topic: &'static str,
     message: &BorrowedMessage<'_>,
     with_headers: bool,
+    validator: Option<&MessageValidator>,
 ) -> Result<Received<M>, Error> {
     let payload = message.payload().unwrap_or_default();
-    let value = codec.decode(payload).map_err(|source| Error::Decode {
+    let undecodable = |source| Error::Decode {
         topic: topic.to_string(),
         partition: message.partition(),
         offset: message.offset(),
         source,
-    })?;
+    };
+    // What is not JSON at all is left to the codec to refuse.
+    if let Some(validator) = validator
+        && let Ok(json) = serde_json::from_slice(payload)
+        && let Err(Error::Invalid { problems, .. }) = validator.check_value(&json)
+    {
+        let why = format!("it breaks the topic's schema: {}", problems.join("; "));
+        return Err(undecodable(CodecError::new(why)));
+    }
+    let value = codec.decode(payload).map_err(undecodable)?;
     let headers = if with_headers {
         owned_headers(message)
     } else {
@@ -433,7 +359,20 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             refusal = self.inner.context().refusal.wait() => return Err(refusal),
         };
         let topic = static_topic(&self.topics, &message);
-        decode(&self.codec, topic, &message, self.headers)
+        decode(
+            &self.codec,
+            topic,
+            &message,
+            self.headers,
+            self.validator(topic),
+        )
+    }
+
+    fn validator(&self, topic: &str) -> Option<&MessageValidator> {
+        self.validators
+            .iter()
+            .find(|(t, _)| *t == topic)
+            .map(|(_, v)| v)
     }
 
     /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
@@ -481,7 +420,13 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             let decoded = match next {
                 Some(Ok(message)) => {
                     let topic = static_topic(&self.topics, &message);
-                    decode(&self.codec, topic, &message, self.headers)
+                    decode(
+                        &self.codec,
+                        topic,
+                        &message,
+                        self.headers,
+                        self.validator(topic),
+                    )
                 }
                 Some(Err(e)) => Err(receive_error(U::NAME, e)),
                 None => break,

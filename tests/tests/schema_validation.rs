@@ -126,6 +126,27 @@ async fn the_schema_catches_what_serde_lets_through() {
         .unwrap();
     }
 
+    // A consumer with validation: the first record passes, the second is an error naming it.
+    let consumer = kafka_utils::consumer::Consumer::<users::Service, Line>::builder(
+        &cluster.settings().with_auto_commit(false),
+    )
+    .group("validated-lax")
+    .topic(topics::Lines)
+    .validate_schemas()
+    .build()
+    .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.value.sku, "a-1");
+    let second = consumer.recv().await.unwrap_err().to_string();
+    assert!(
+        second.starts_with("decoding the record at offset 1 of `validated.lines` partition 0: it breaks the topic's schema: at `/quantity`"),
+        "{second}"
+    );
+    drop(consumer); // nothing acknowledged, nothing committed
+
     // Without validation, serde takes everything that is JSON of the right shape.
     let lax = run_app("validated-lax", false).await;
     assert_eq!(lax.len(), 5);
