@@ -106,29 +106,10 @@ impl FaultCluster {
         }
     }
 
-    /// Waits until every partition of `topic` has all 3 replicas in sync again.
+    /// Waits until all 3 brokers are up and every partition of `topic` has all 3 replicas
+    /// in sync.
     pub fn wait_for_full_isr(&self, topic: &str, timeout: Duration) {
-        let client: BaseConsumer = self.config().create().expect("a metadata client");
-        let deadline = Instant::now() + timeout;
-        loop {
-            let synced = client
-                .fetch_metadata(Some(topic), Duration::from_secs(2))
-                .ok()
-                .and_then(|m| {
-                    m.topics()
-                        .first()
-                        .map(|t| t.partitions().iter().all(|p| p.isr().len() == 3))
-                })
-                .unwrap_or(false);
-            if synced {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "`{topic}` not fully in sync after {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_for_full_isr(&self.bootstrap, topic, timeout);
     }
 
     /// Creates `topic` with `partitions`, replication factor 3, `min.insync.replicas=2`.
@@ -202,6 +183,35 @@ impl Drop for FaultCluster {
             .arg("stop")
             .env("KAFKA_TEST_CLUSTER_STATE_DIR", &self.state)
             .status();
+    }
+}
+
+/// Waits until the cluster at `bootstrap` shows 3 brokers and every partition of `topic`
+/// has all 3 replicas in sync (a free function, for `spawn_blocking`).
+pub fn wait_for_full_isr(bootstrap: &str, topic: &str, timeout: Duration) {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("a metadata client");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let synced = client
+            .fetch_metadata(Some(topic), Duration::from_secs(2))
+            .ok()
+            .is_some_and(|m| {
+                m.brokers().len() == 3
+                    && m.topics()
+                        .first()
+                        .is_some_and(|t| t.partitions().iter().all(|p| p.isr().len() == 3))
+            });
+        if synced {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{topic}` not fully in sync after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

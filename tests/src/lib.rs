@@ -297,34 +297,7 @@ impl TestCluster {
 
     /// The offset `group` has committed for partition `partition` of `topic`, if any.
     pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
-        use rdkafka::consumer::{BaseConsumer, Consumer};
-        let consumer: BaseConsumer = self
-            .plaintext_config()
-            .set("group.id", group)
-            .create()
-            .expect("consumer for committed offsets");
-        let mut list = rdkafka::TopicPartitionList::new();
-        list.add_partition(topic, partition);
-        // The group coordinator may still be starting (a fresh broker creates
-        // `__consumer_offsets` on first use): ask again for a while.
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let committed = loop {
-            match consumer.committed_offsets(list.clone(), Duration::from_secs(10)) {
-                Ok(committed) => break committed,
-                Err(e) if std::time::Instant::now() < deadline => {
-                    eprintln!("committed offsets of `{group}`: {e}; asking again");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) => panic!("committed offsets of `{group}`: {e}"),
-            }
-        };
-        match committed
-            .find_partition(topic, partition)
-            .map(|p| p.offset())
-        {
-            Some(rdkafka::Offset::Offset(offset)) => Some(offset),
-            _ => None,
-        }
+        committed_offset(self.plaintext_config(), group, topic, partition)
     }
 
     /// An admin client on the PLAINTEXT listener (super user).
@@ -439,5 +412,41 @@ impl WithRecordingContext for rdkafka::producer::BaseProducer<RecordingContext> 
             .client()
             .fetch_metadata(None, Duration::from_millis(200));
         self.poll(Duration::from_millis(100));
+    }
+}
+
+/// The offset `group` committed for `topic`/`partition` on the cluster `config` points at,
+/// asking again for up to 30 s while the group coordinator is starting (a fresh cluster
+/// creates `__consumer_offsets` on first use).
+pub fn committed_offset(
+    mut config: ClientConfig,
+    group: &str,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = config
+        .set("group.id", group)
+        .create()
+        .expect("consumer for committed offsets");
+    let mut list = rdkafka::TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let committed = loop {
+        match consumer.committed_offsets(list.clone(), Duration::from_secs(10)) {
+            Ok(committed) => break committed,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("committed offsets of `{group}`: {e}; asking again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("committed offsets of `{group}`: {e}"),
+        }
+    };
+    match committed
+        .find_partition(topic, partition)
+        .map(|p| p.offset())
+    {
+        Some(rdkafka::Offset::Offset(offset)) => Some(offset),
+        _ => None,
     }
 }

@@ -148,7 +148,9 @@ async fn producers_survive_broker_kills(cluster: &FaultCluster) {
             cluster.start_node(node);
             let synced = tokio::task::spawn_blocking({
                 let bootstrap = cluster.bootstrap.clone();
-                move || wait_in_sync(&bootstrap, "faults.produce")
+                move || {
+                    faults::wait_for_full_isr(&bootstrap, "faults.produce", Duration::from_secs(60))
+                }
             });
             synced.await.unwrap();
             println!(
@@ -174,33 +176,6 @@ async fn producers_survive_broker_kills(cluster: &FaultCluster) {
         ),
     );
     assert_eq!(counts, Counts::default());
-}
-
-/// Waits (up to 60 s) until the restarted node is back in every partition's ISR.
-fn wait_in_sync(bootstrap: &str, topic: &str) {
-    use rdkafka::consumer::{BaseConsumer, Consumer as _};
-    let client: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let synced = client
-            .fetch_metadata(Some(topic), Duration::from_secs(2))
-            .ok()
-            .is_some_and(|m| {
-                m.brokers().len() == 3
-                    && m.topics()[0]
-                        .partitions()
-                        .iter()
-                        .all(|p| p.isr().len() == 3)
-            });
-        if synced {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("the restarted node did not catch up within 60 s");
 }
 
 /// An app that logs (producer, seq) as it handles, in group `group`, until `stop` fires.
@@ -311,7 +286,14 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
     child.kill().unwrap(); // SIGKILL, inside a handler (each sleeps)
     child.wait().unwrap();
     let committed: Vec<Option<i64>> = (0..3)
-        .map(|p| committed_offset(cluster, "faults-killed", "faults.killed", p))
+        .map(|p| {
+            kafka_utils_tests::committed_offset(
+                cluster.config(),
+                "faults-killed",
+                "faults.killed",
+                p,
+            )
+        })
         .collect();
     // The second process: runs until everything is handled.
     let (second, mut child) = read_handled(spawn(), None).await;
@@ -338,20 +320,6 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
         ),
     );
     assert_eq!((counts.lost, early_repeats), (0, 0));
-}
-
-fn committed_offset(cluster: &FaultCluster, group: &str, topic: &str, p: i32) -> Option<i64> {
-    use rdkafka::consumer::{BaseConsumer, Consumer as _};
-    let consumer: BaseConsumer = cluster.config().set("group.id", group).create().unwrap();
-    let mut list = rdkafka::TopicPartitionList::new();
-    list.add_partition(topic, p);
-    let committed = consumer
-        .committed_offsets(list, Duration::from_secs(30))
-        .unwrap();
-    match committed.find_partition(topic, p).map(|e| e.offset()) {
-        Some(rdkafka::Offset::Offset(o)) => Some(o),
-        _ => None,
-    }
 }
 
 /// (producer, seq, partition, offset) as the child printed them, until `stop_after` lines
