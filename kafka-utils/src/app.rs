@@ -166,7 +166,9 @@ impl Retry {
 
     /// The wait after failed attempt `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        worker::backoff_delay(self.backoff, self.max_backoff, attempt)
+        self.backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+            .min(self.max_backoff)
     }
 }
 

@@ -358,21 +358,18 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             message = self.inner.recv() => message.map_err(|e| receive_error(U::NAME, e))?,
             refusal = self.inner.context().refusal.wait() => return Err(refusal),
         };
-        let topic = static_topic(&self.topics, &message);
-        decode(
-            &self.codec,
-            topic,
-            &message,
-            self.headers,
-            self.validator(topic),
-        )
+        self.decode(&message)
     }
 
-    fn validator(&self, topic: &str) -> Option<&MessageValidator> {
-        self.validators
+    /// Decodes `message` (checked against its topic's schema with `validate_schemas`).
+    fn decode(&self, message: &BorrowedMessage<'_>) -> Result<Received<M>, Error> {
+        let topic = static_topic(&self.topics, message);
+        let validator = self
+            .validators
             .iter()
             .find(|(t, _)| *t == topic)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v);
+        decode(&self.codec, topic, message, self.headers, validator)
     }
 
     /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
@@ -418,16 +415,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                 }
             };
             let decoded = match next {
-                Some(Ok(message)) => {
-                    let topic = static_topic(&self.topics, &message);
-                    decode(
-                        &self.codec,
-                        topic,
-                        &message,
-                        self.headers,
-                        self.validator(topic),
-                    )
-                }
+                Some(Ok(message)) => self.decode(&message),
                 Some(Err(e)) => Err(receive_error(U::NAME, e)),
                 None => break,
             };

@@ -7,7 +7,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use futures::FutureExt as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
@@ -307,11 +306,4 @@ async fn write_dead_letter<U: User>(
         )
         .await?;
     delivery.await.map(|_| ())
-}
-
-/// The delay before attempt `attempt + 1`: `backoff`, doubling, at most `max_backoff`.
-pub(super) fn backoff_delay(backoff: Duration, max_backoff: Duration, attempt: u32) -> Duration {
-    backoff
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-        .min(max_backoff)
 }
