@@ -92,16 +92,7 @@ broker.session.timeout.ms=4000
 broker.heartbeat.interval.ms=1000
 replica.lag.time.max.ms=5000
 EOF
-  cat >"$dir/log4j2.properties" <<EOF
-status=error
-appender.file.type=File
-appender.file.name=file
-appender.file.fileName=$dir/server.log
-appender.file.layout.type=PatternLayout
-appender.file.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.file.ref=file
-EOF
+  write_log4j "$dir/log4j2.properties" "$dir/server.log"
 }
 
 launch_node() {

@@ -105,6 +105,20 @@ make_tls() {
   )
 }
 
+# A log4j2 configuration at $1 that writes the broker's log to the file $2, at INFO.
+write_log4j() {
+  cat >"$1" <<EOF
+status=error
+appender.file.type=File
+appender.file.name=file
+appender.file.fileName=$2
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=file
+EOF
+}
+
 write_config() {
   local base=$1 p_plain=$1 p_sasl=$(($1 + 1)) p_sasl_ssl=$(($1 + 2)) p_ssl=$(($1 + 3)) p_ctrl=$(($1 + 4))
   local plain_users="" u
@@ -156,20 +170,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
-  cat >"$state/log4j2.properties" <<EOF
-status=error
-appender.file.type=File
-appender.file.name=file
-appender.file.fileName=$state/server.log
-appender.file.layout.type=PatternLayout
-appender.file.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.file.ref=file
-logger.kafka.name=kafka
-logger.kafka.level=INFO
-logger.apache.name=org.apache.kafka
-logger.apache.level=INFO
-EOF
+  write_log4j "$state/log4j2.properties" "$state/server.log"
   cat >"$state/env" <<EOF
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$p_plain
 export KAFKA_TEST_SASL_PLAINTEXT_BOOTSTRAP=127.0.0.1:$p_sasl
