@@ -82,6 +82,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::consumer::Consumer as _;
 use rdkafka::message::Message;
 use tokio::sync::{Semaphore, mpsc};
@@ -198,13 +199,21 @@ impl<U: User, C> std::fmt::Debug for App<U, C> {
 impl<U: User> App<U, Json> {
     /// An app running as `U` with `settings`; handlers decode JSON.
     pub fn new(settings: &Settings) -> Result<Self, Error> {
+        Self::with_codec(settings, Json)
+    }
+}
+
+impl<U: User, C> App<U, C> {
+    /// An app whose handlers decode their messages with `codec` (e.g.
+    /// [`crate::codec::Raw`] for `Vec<u8>` messages). Its producer (in [`Context`]) stays JSON.
+    pub fn with_codec(settings: &Settings, codec: C) -> Result<Self, Error> {
         Ok(App {
             settings: Arc::new(settings.clone()),
             group: None,
             routes: HashMap::new(),
             retry: Retry::new(3, Duration::from_millis(settings.retry_backoff_ms.into())),
             producer: Producer::new(settings)?,
-            codec: Json,
+            codec,
             max_concurrency: 16,
             shutdown_timeout: Duration::from_secs(30),
             probe: ConsumerProbe::new(
@@ -356,72 +365,89 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             group: Arc::from(group.as_str()),
         };
         let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
-        let mut workers: HashMap<(&'static str, i32), mpsc::Sender<Job<U>>> = HashMap::new();
+        let mut workers: HashMap<Partition, mpsc::Sender<Vec<Job<U>>>> = HashMap::new();
         let mut tasks = JoinSet::new();
-        let queue = self.settings.max_poll_records.clamp(1, 10_000);
+        // Each wake-up takes what librdkafka has fetched, up to this many records, and hands
+        // each partition's share to its worker in one piece; a worker holds at most two.
+        let batch_max = self.settings.max_poll_records.clamp(1, 10_000);
         tokio::pin!(stop);
         let refusal = consumer.context().refusal.wait();
         tokio::pin!(refusal);
         let mut failure = None;
-        loop {
-            let message = tokio::select! {
+        // One message stream for the whole run: it registers its waker once.
+        let mut stream = consumer.stream();
+        let mut batches: Vec<(Partition, Vec<Job<U>>)> = Vec::new();
+        'run: loop {
+            let mut next = tokio::select! {
                 biased;
                 () = &mut stop => break,
                 Some(error) = fail_rx.recv() => { failure = Some(error); break }
                 error = &mut refusal => { failure = Some(error); break }
-                message = async {
+                next = async {
                     let _polling = self.probe.polling();
-                    consumer.recv().await
-                } => message,
+                    stream.next().await
+                } => next,
             };
-            let message = match message {
-                Ok(message) => message,
-                Err(e) => match receive_error(U::NAME, e) {
-                    refusal @ Error::Refused { .. } => {
-                        failure = Some(refusal);
-                        break;
+            let mut taken = 0;
+            while let Some(received) = next {
+                taken += 1;
+                match received {
+                    Ok(message) => {
+                        let topic = static_topic(&topics, &message);
+                        if let Some(route) = self.routes.get(topic) {
+                            if let Some(metrics) = counted.get(topic) {
+                                metrics.consumed.inc();
+                            }
+                            let job = Job {
+                                route: Arc::clone(route),
+                                payload: message.payload().map(<[u8]>::to_vec),
+                                topic,
+                                partition: message.partition(),
+                                offset: message.offset(),
+                                timestamp: message.timestamp().to_millis(),
+                                key: message.key().map(<[u8]>::to_vec),
+                                headers: owned_headers(&message),
+                            };
+                            let key = (topic, job.partition);
+                            match batches.iter_mut().find(|(k, _)| *k == key) {
+                                Some((_, jobs)) => jobs.push(job),
+                                None => batches.push((key, vec![job])),
+                            }
+                        }
                     }
-                    error => {
-                        tracing::warn!(%error, "consumer error");
-                        continue;
-                    }
-                },
-            };
-            let topic = static_topic(&topics, &message);
-            let Some(route) = self.routes.get(topic) else {
-                continue;
-            };
-            if let Some(metrics) = counted.get(topic) {
-                metrics.consumed.inc();
+                    Err(e) => match receive_error(U::NAME, e) {
+                        refusal @ Error::Refused { .. } => {
+                            failure = Some(refusal);
+                            break 'run;
+                        }
+                        error => tracing::warn!(%error, "consumer error"),
+                    },
+                }
+                if taken >= batch_max {
+                    break;
+                }
+                next = stream.next().now_or_never().flatten();
             }
-            let job = Job {
-                route: Arc::clone(route),
-                payload: message.payload().map(<[u8]>::to_vec),
-                topic,
-                partition: message.partition(),
-                offset: message.offset(),
-                timestamp: message.timestamp().to_millis(),
-                key: message.key().map(<[u8]>::to_vec),
-                headers: owned_headers(&message),
-            };
-            drop(message);
-            let sender = workers.entry((topic, job.partition)).or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(queue);
-                let worker = runner.worker(
-                    rx,
-                    fail_tx.clone(),
-                    self.producer.clone(),
-                    Arc::clone(&self.settings),
-                );
-                tasks.spawn(worker);
-                tx
-            });
-            tokio::select! {
-                biased;
-                Some(error) = fail_rx.recv() => { failure = Some(error); break }
-                sent = sender.send(job) => if sent.is_err() { break },
+            for (key, jobs) in batches.drain(..) {
+                let sender = workers.entry(key).or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(2);
+                    let worker = runner.worker(
+                        rx,
+                        fail_tx.clone(),
+                        self.producer.clone(),
+                        Arc::clone(&self.settings),
+                    );
+                    tasks.spawn(worker);
+                    tx
+                });
+                tokio::select! {
+                    biased;
+                    Some(error) = fail_rx.recv() => { failure = Some(error); break 'run }
+                    sent = sender.send(jobs) => if sent.is_err() { break 'run },
+                }
             }
         }
+        drop(stream);
         // Stop: no new records; running handlers finish, queued ones stay for the next run.
         runner.stopping.store(true, Ordering::Release);
         drop(workers);
@@ -449,6 +475,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         }
     }
 }
+
+/// A topic and one of its partitions: what each worker handles.
+type Partition = (&'static str, i32);
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
 pub async fn shutdown_signal() {

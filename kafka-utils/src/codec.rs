@@ -1,7 +1,7 @@
 //! How values and keys become bytes and back.
 //!
-//! Values go through a [`Codec`]; [`Json`] (serde_json) is the default, and any type that
-//! implements `Codec<T>` can replace it (`Producer<U, MyCodec>`). Keys go through
+//! Values go through a [`Codec`]; [`Json`] (serde_json) is the default, [`Raw`] passes bytes
+//! through, and any type that implements `Codec<T>` can replace them (`Producer<U, MyCodec>`). Keys go through
 //! [`KafkaKey`]: strings as UTF-8, integers as decimal text (what a Python service's
 //! `str(key).encode()` gives), bytes as they are, and `()` for topics without a key.
 //!
@@ -67,6 +67,32 @@ where
 
     fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
         serde_json::from_slice(bytes).map_err(CodecError::new)
+    }
+}
+
+/// Bytes as they are: for topics whose message is `Vec<u8>` (an opaque payload, a format
+/// the service encodes itself). Use it with [`crate::producer::Producer::with_codec`],
+/// [`crate::consumer::ConsumerBuilder::codec`] or [`crate::app::App::with_codec`].
+///
+/// ```
+/// use kafka_utils::codec::{Codec, Raw};
+///
+/// let mut bytes = Vec::new();
+/// Raw.encode(&b"\x00\xffopaque".to_vec(), &mut bytes).unwrap();
+/// assert_eq!(bytes, b"\x00\xffopaque");
+/// assert_eq!(Raw.decode(&bytes).unwrap(), b"\x00\xffopaque");
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Raw;
+
+impl Codec<Vec<u8>> for Raw {
+    fn encode(&self, value: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.extend_from_slice(value);
+        Ok(())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+        Ok(bytes.to_vec())
     }
 }
 

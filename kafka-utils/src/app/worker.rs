@@ -74,12 +74,12 @@ pub(super) struct Runner {
 }
 
 impl Runner {
-    /// Handles one partition's records in order; stores each offset once the record was
-    /// handled or dead-lettered. A record that fails without a dead letter (or whose dead
+    /// Handles one partition's records in order; stores the offsets of those handled or
+    /// dead-lettered (the last of each batch). A record that fails without a dead letter (or whose dead
     /// letter cannot be written) is sent to `fail`, and the worker ends.
     pub(super) fn worker<U: User>(
         &self,
-        mut jobs: mpsc::Receiver<Job<U>>,
+        mut jobs: mpsc::Receiver<Vec<Job<U>>>,
         fail: mpsc::UnboundedSender<Error>,
         producer: Producer<U>,
         settings: Arc<Settings>,
@@ -91,76 +91,141 @@ impl Runner {
         let metrics = self.metrics.clone();
         let group = Arc::clone(&self.group);
         async move {
-            while let Some(job) = jobs.recv().await {
-                if stopping.load(Ordering::Acquire) {
-                    return;
-                }
-                let Ok(_permit) = semaphore.acquire().await else {
-                    return;
-                };
-                let counted = metrics.as_ref().map(|m| m.topic(job.topic));
-                let retry = job.route.retry.unwrap_or(default_retry);
-                let outcome = attempt(&job, retry, &producer, &settings, &stopping, &counted).await;
-                let (reason, error, attempts) = match outcome {
-                    Outcome::Handled => {
-                        store(&consumer, &job);
-                        continue;
-                    }
-                    Outcome::Abandoned => return,
-                    Outcome::Failed {
-                        reason,
-                        error,
-                        attempts,
-                    } => (reason, error, attempts),
-                };
-                let Some(dead_letter) = job.route.dead_letter else {
-                    tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
-                    let _ = fail.send(error);
-                    return;
-                };
-                let info = DeadLetterInfo {
-                    topic: job.topic.to_string(),
-                    partition: job.partition,
-                    offset: job.offset,
-                    timestamp: job.timestamp,
-                    group: group.to_string(),
-                    reason,
-                    error: error.to_string(),
-                    attempts,
-                    time: now_ms(),
-                };
-                match write_dead_letter(&producer, dead_letter, &job, &info).await {
-                    Ok(()) => {
-                        tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, %reason, dead_letter, %error, "record dead-lettered");
-                        if let Some(counted) = &counted {
-                            counted.dead_lettered.inc();
-                        }
-                        store(&consumer, &job);
-                    }
-                    Err(source) => {
-                        let error = Error::DeadLetter {
-                            topic: job.topic.to_string(),
-                            partition: job.partition,
-                            offset: job.offset,
-                            dead_letter: dead_letter.to_string(),
-                            reason: reason.to_string(),
-                            source: Box::new(source),
-                        };
-                        tracing::error!(%error, "stopping");
-                        let _ = fail.send(error);
+            // Each batch holds records of this worker's partition, in order; the offset of
+            // the last one done is stored once the batch is through (or the worker stops).
+            while let Some(batch) = jobs.recv().await {
+                let mut done = None;
+                for job in batch {
+                    if stopping.load(Ordering::Acquire) {
+                        store(&consumer, done);
                         return;
                     }
+                    let Ok(_permit) = semaphore.acquire().await else {
+                        store(&consumer, done);
+                        return;
+                    };
+                    let counted = metrics.as_ref().map(|m| m.topic(job.topic));
+                    let retry = job.route.retry.unwrap_or(default_retry);
+                    let outcome =
+                        attempt(&job, retry, &producer, &settings, &stopping, &counted).await;
+                    let (reason, error, attempts) = match outcome {
+                        Outcome::Handled => {
+                            done = Some(Done::of(&job));
+                            continue;
+                        }
+                        Outcome::Abandoned => {
+                            store(&consumer, done);
+                            return;
+                        }
+                        Outcome::Failed {
+                            reason,
+                            error,
+                            attempts,
+                        } => (reason, error, attempts),
+                    };
+                    let failure = match job.route.dead_letter {
+                        None => {
+                            tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
+                            error
+                        }
+                        Some(dead_letter) => {
+                            match dead_letter_one(
+                                &producer,
+                                dead_letter,
+                                &job,
+                                &group,
+                                reason,
+                                error,
+                                attempts,
+                            )
+                            .await
+                            {
+                                Ok(()) => {
+                                    if let Some(counted) = &counted {
+                                        counted.dead_lettered.inc();
+                                    }
+                                    done = Some(Done::of(&job));
+                                    continue;
+                                }
+                                Err(error) => error,
+                            }
+                        }
+                    };
+                    store(&consumer, done);
+                    let _ = fail.send(failure);
+                    return;
                 }
+                store(&consumer, done);
             }
         }
     }
 }
 
-/// Marks the record's offset for the next commit.
-fn store(consumer: &StreamConsumer<GroupContext>, job: &Job<impl User>) {
-    if let Err(e) = consumer.store_offset(job.topic, job.partition, job.offset) {
+/// The last record of a batch that was handled or dead-lettered.
+#[derive(Clone, Copy)]
+struct Done {
+    topic: &'static str,
+    partition: i32,
+    offset: i64,
+}
+
+impl Done {
+    fn of<U: User>(job: &Job<U>) -> Self {
+        Done {
+            topic: job.topic,
+            partition: job.partition,
+            offset: job.offset,
+        }
+    }
+}
+
+/// Writes the failed record to its dead letter; the error that stops the app if it cannot.
+async fn dead_letter_one<U: User>(
+    producer: &Producer<U>,
+    dead_letter: &'static str,
+    job: &Job<U>,
+    group: &str,
+    reason: Reason,
+    error: Error,
+    attempts: u32,
+) -> Result<(), Error> {
+    let info = DeadLetterInfo {
+        topic: job.topic.to_string(),
+        partition: job.partition,
+        offset: job.offset,
+        timestamp: job.timestamp,
+        group: group.to_string(),
+        reason,
+        error: error.to_string(),
+        attempts,
+        time: now_ms(),
+    };
+    match write_dead_letter(producer, dead_letter, job, &info).await {
+        Ok(()) => {
+            tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, %reason, dead_letter, %error, "record dead-lettered");
+            Ok(())
+        }
+        Err(source) => {
+            let error = Error::DeadLetter {
+                topic: job.topic.to_string(),
+                partition: job.partition,
+                offset: job.offset,
+                dead_letter: dead_letter.to_string(),
+                reason: reason.to_string(),
+                source: Box::new(source),
+            };
+            tracing::error!(%error, "stopping");
+            Err(error)
+        }
+    }
+}
+
+/// Marks the offset of the last record done for the next commit.
+fn store(consumer: &StreamConsumer<GroupContext>, done: Option<Done>) {
+    let Some(done) = done else { return };
+    if let Err(e) = consumer.store_offset(done.topic, done.partition, done.offset) {
         // The partition was revoked meanwhile: its new owner reads it again.
-        tracing::debug!(error = %e, topic = job.topic, partition = job.partition, "offset not stored");
+        tracing::debug!(error = %e, topic = done.topic, partition = done.partition, "offset not stored");
     }
 }
 

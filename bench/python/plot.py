@@ -1,0 +1,82 @@
+"""The benchmark's chart: `python plot.py results.json chart.png`.
+
+Three panels from one run's results: produce and consume throughput (median msgs/s per
+payload and client, the range as an error bar) and produce → handler latency percentiles.
+"""
+
+import json
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"raw": "#555555", "typed": "#d9480f", "runner": "#f08c00", "confluent": "#1971c2",
+          "aiokafka": "#2f9e44", "faststream": "#9c36b5"}
+WORKLOADS = ["100 B bytes", "1 KB JSON", "10 KB JSON"]
+
+
+def throughput(ax, runs, op, clients, title):
+    width = 0.8 / len(clients)
+    for j, client in enumerate(clients):
+        medians, lows, highs = [], [], []
+        for workload in WORKLOADS:
+            rates = [r["messages"] / r["seconds"] for r in runs
+                     if r["op"] == op and r["workload"] == workload and r["client"] == client]
+            m = statistics.median(rates) if rates else 0
+            medians.append(m)
+            lows.append(m - min(rates) if rates else 0)
+            highs.append(max(rates) - m if rates else 0)
+        xs = [i + (j - (len(clients) - 1) / 2) * width for i in range(len(WORKLOADS))]
+        ax.bar(xs, medians, width, yerr=[lows, highs], label=client, color=COLORS[client], capsize=2)
+    ax.set_xticks(range(len(WORKLOADS)), WORKLOADS)
+    ax.set_yscale("log")
+    ax.set_ylabel("msgs/s (log)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", which="both", alpha=0.3)
+
+
+def latency(ax, runs, rates, clients):
+    labels, groups = [], []
+    for rate in rates:
+        for client in clients:
+            picked = [r["latency"] for r in runs
+                      if r["op"] == "latency" and r["rate"] == rate and r["client"] == client and r["latency"]]
+            if picked:
+                labels.append(f"{client}\n{rate // 1000}k/s")
+                groups.append([statistics.median(p[k] for p in picked) / 1000
+                               for k in ("p50_us", "p99_us", "p999_us")])
+    xs = range(len(groups))
+    for k, (name, shade) in enumerate([("p50", 0.45), ("p99", 0.7), ("p99.9", 1.0)]):
+        ax.bar([x + (k - 1) * 0.27 for x in xs], [g[k] for g in groups], 0.27, label=name,
+               color=(0.85 * shade, 0.3 * shade, 0.05 * shade))
+    ax.axhline(10, color="red", linestyle="--", linewidth=1, label="10 ms target (1k/s)")
+    ax.set_xticks(list(xs), labels, fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("ms (log)")
+    ax.set_title("Produce call → handler latency, 1 KB JSON")
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", which="both", alpha=0.3)
+
+
+def main():
+    results = json.load(open(sys.argv[1]))
+    runs = results["runs"]
+    fig, axes = plt.subplots(3, 1, figsize=(11, 13))
+    throughput(axes[0], runs, "produce", ["raw", "typed", "confluent", "aiokafka", "faststream"],
+               "Produce (acknowledged records)")
+    throughput(axes[1], runs, "consume", ["raw", "typed", "runner", "confluent", "aiokafka", "faststream"],
+               "Consume (decode, no-op handler, commit)")
+    latency(axes[2], runs, results["config"]["rates"], ["raw", "runner", "confluent", "aiokafka", "faststream"])
+    machine = results["machine"]
+    fig.suptitle(f"kafka-utils vs raw rust-rdkafka vs Python clients — {machine.get('cpu', '')}, "
+                 f"{machine.get('cores', '?')} cores; {results['started']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(sys.argv[2], dpi=90)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+//! The Rust clients: raw rdkafka and kafka-utils, each run in a process of its own.
+//!
+//! Both sides use the same librdkafka properties (those of [`Settings`]: an idempotent
+//! producer with `acks=all`; a consumer that commits what it stored), so what differs is only
+//! what kafka-utils adds: typing, encoding, delivery futures, the handler runner.
+
+mod consume;
+mod latency;
+mod produce;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use kafka_utils::prelude::*;
+use kafka_utils::settings::Settings;
+
+use crate::job::{Job, Op, Outcome, Payload};
+
+/// Any error, sent across threads.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The typed side's declaration: one topic per payload kind, and the latency topic.
+#[derive(Debug, KafkaTopics)]
+pub enum Topics {
+    /// Opaque bytes (the 100 B workload).
+    #[topic(name = "bench.bytes", message = Vec<u8>, partitions = 3)]
+    Bytes,
+    /// JSON payloads (the 1 KB and 10 KB workloads).
+    #[topic(name = "bench.json", message = Payload, partitions = 3)]
+    Json,
+    /// Produce → handler latency.
+    #[topic(name = "bench.latency", message = Payload, partitions = 3)]
+    Latency,
+}
+
+/// The benchmark's one user.
+#[derive(Debug, KafkaUsers)]
+pub enum Users {
+    #[user(name = "bench")]
+    Bench,
+}
+
+permissions! {
+    Users::Bench => {
+        Topics::Bytes => [Read, Write, AutoCommitOffset],
+        Topics::Json => [Read, Write, AutoCommitOffset],
+        Topics::Latency => [Read, Write, AutoCommitOffset],
+    },
+}
+
+/// The topic each kind of payload goes to (every client uses the same).
+pub fn topic_for(kind: crate::job::Kind) -> &'static str {
+    match kind {
+        crate::job::Kind::Bytes => <topics::Bytes as kafka_utils::access::Topic>::NAME,
+        crate::job::Kind::Json => <topics::Json as kafka_utils::access::Topic>::NAME,
+    }
+}
+
+/// The latency topic.
+pub fn latency_topic() -> &'static str {
+    <topics::Latency as kafka_utils::access::Topic>::NAME
+}
+
+/// Runs `job` as Rust client `job.client` and returns what it measured.
+pub fn run(job: &Job) -> Result<Outcome, BoxError> {
+    let settings = Settings::new(job.bootstrap.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let before = crate::job::cpu_seconds();
+    let mut outcome = match (job.client.as_str(), job.op) {
+        ("raw", Op::Produce | Op::Fill) => produce::raw(&settings, job)?,
+        ("typed", Op::Produce) => runtime.block_on(produce::typed(&settings, job))?,
+        ("raw", Op::Consume) => consume::raw(&settings, job)?,
+        ("typed", Op::Consume) => runtime.block_on(consume::typed(&settings, job))?,
+        ("runner", Op::Consume) => runtime.block_on(consume::runner(&settings, job))?,
+        ("raw", Op::Latency) => latency::raw(&settings, job)?,
+        ("typed" | "runner", Op::Latency) => runtime.block_on(latency::typed(&settings, job))?,
+        (client, op) => return Err(format!("no Rust client `{client}` for {op:?}").into()),
+    };
+    // Setting up (creating clients, joining the group) is part of what each client costs,
+    // and the same for all: the whole process's CPU, over the records it measured.
+    outcome.cpu_seconds = crate::job::cpu_seconds() - before;
+    outcome.peak_rss_kb = crate::job::peak_rss_kb();
+    Ok(outcome)
+}
+
+/// The instant every latency timestamp counts from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`].
+fn now_ns() -> u64 {
+    epoch().elapsed().as_nanos() as u64
+}
+
+/// When record `i` of a series offered at `rate` msgs/s is due, in ns since [`epoch`].
+fn due_ns(start_ns: u64, i: u64, rate: u64) -> u64 {
+    start_ns + i * 1_000_000_000 / rate.max(1)
+}
+
+/// `seconds` as a duration (0 for what is not a finite positive number).
+fn duration(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds).unwrap_or_default()
+}

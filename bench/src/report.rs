@@ -1,0 +1,317 @@
+//! `BENCHMARKS.md`: the targets, the tables (median, range, ratio to raw rdkafka), the JSON
+//! libraries, the machine, and the chart.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codecs::CodecCost;
+use crate::job::Op;
+use crate::plan::{CONSUMERS, Config, LATENCY, PRODUCERS, Run, WORKLOADS};
+use crate::stats::{median, range};
+
+/// Everything one benchmark run produced: what `results.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub started: String,
+    pub seconds: f64,
+    pub machine: BTreeMap<String, String>,
+    pub config: Config,
+    pub codecs: Vec<CodecCost>,
+    pub runs: Vec<Run>,
+}
+
+/// What the clients are, for the tables' readers.
+const DESCRIPTIONS: [(&str, &str); 6] = [
+    (
+        "raw",
+        "rust-rdkafka `BaseProducer` / `BaseConsumer`: pre-serialized bytes out; serde_json decode in",
+    ),
+    (
+        "typed",
+        "kafka-utils `Producer` (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`)",
+    ),
+    (
+        "runner",
+        "kafka-utils `App`: decode, no-op async handler, offset stored after it returns (at least once)",
+    ),
+    (
+        "confluent",
+        "confluent-kafka-python: `json.dumps` per record; consumer stores each offset after the handler",
+    ),
+    (
+        "aiokafka",
+        "aiokafka: `send` futures; consumer `getmany` with auto commit",
+    ),
+    (
+        "faststream",
+        "FastStream (aiokafka) publisher with a pydantic model / subscriber with a pydantic-typed handler, default ack policy",
+    ),
+];
+
+impl Results {
+    fn runs(&self, op: Op, workload: &str, rate: u64, client: &str) -> Vec<&Run> {
+        self.runs
+            .iter()
+            .filter(|r| {
+                r.op == op && r.workload == workload && r.rate == rate && r.client == client
+            })
+            .collect()
+    }
+
+    /// The median rate of a measurement (NaN when it did not run).
+    pub fn median_rate(&self, op: Op, workload: &str, client: &str) -> f64 {
+        let rates: Vec<f64> = self
+            .runs(op, workload, 0, client)
+            .iter()
+            .map(|r| r.rate())
+            .collect();
+        median(&rates)
+    }
+
+    /// The median of a latency percentile, in ms.
+    pub fn median_latency(
+        &self,
+        rate: u64,
+        client: &str,
+        pick: fn(&crate::stats::Percentiles) -> f64,
+    ) -> f64 {
+        let values: Vec<f64> = self
+            .runs(Op::Latency, WORKLOADS[1].label, rate, client)
+            .iter()
+            .filter_map(|r| r.latency.as_ref().map(|p| pick(p) / 1e3))
+            .collect();
+        median(&values)
+    }
+}
+
+fn number(value: f64) -> String {
+    if value.is_nan() {
+        "–".to_string()
+    } else if value >= 100.0 {
+        let whole = format!("{value:.0}");
+        let mut out = String::new();
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "**met**" } else { "**not met**" }
+}
+
+/// The targets of issue 9, each with the measured ratio or time.
+fn targets(results: &Results, out: &mut String) {
+    let json = WORKLOADS[1].label;
+    let _ = writeln!(
+        out,
+        "| target | measured (median ratio, same run) | |\n| --- | --- | --- |"
+    );
+    let ratio = |op: Op, workload: &str, a: &str, b: &str| {
+        results.median_rate(op, workload, a) / results.median_rate(op, workload, b)
+    };
+    let mut per_workload = |what: &str, op: Op, client: &str, floor: f64| {
+        let ratios: Vec<(String, f64)> = WORKLOADS
+            .iter()
+            .map(|w| (w.label.to_string(), ratio(op, w.label, client, "raw")))
+            .collect();
+        let text = ratios
+            .iter()
+            .map(|(w, r)| format!("{w}: {r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let met = ratios.iter().all(|(_, r)| *r >= floor);
+        let _ = writeln!(
+            out,
+            "| {what} ≥ {floor:.2} × raw | {text} | {} |",
+            verdict(met)
+        );
+    };
+    per_workload("typed producer", Op::Produce, "typed", 0.95);
+    per_workload("typed consumer", Op::Consume, "typed", 0.90);
+    per_workload("handler runner", Op::Consume, "runner", 0.90);
+    for (vs, floor) in [("confluent", 3.0), ("aiokafka", 10.0)] {
+        let r = ratio(Op::Produce, json, "typed", vs);
+        let _ = writeln!(
+            out,
+            "| typed producer ≥ {floor:.0} × {vs}, {json} | {r:.1} × | {} |",
+            verdict(r >= floor)
+        );
+    }
+    let r = ratio(Op::Consume, json, "runner", "faststream");
+    let _ = writeln!(
+        out,
+        "| handler runner ≥ 10 × FastStream subscriber, {json} | {r:.1} × | {} |",
+        verdict(r >= 10.0)
+    );
+    let p99 = results.median_latency(1000, "runner", |p| p.p99_us);
+    let _ = writeln!(
+        out,
+        "| p99 produce → handler ≤ 10 ms at 1k msgs/s (typed producer + runner) | {p99:.2} ms | {} |",
+        verdict(p99 <= 10.0)
+    );
+}
+
+fn throughput_table(results: &Results, op: Op, clients: &[&str], out: &mut String) {
+    let _ = writeln!(
+        out,
+        "| payload | client | msgs/s (median) | range | MB/s | × raw | CPU µs/msg | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for workload in &WORKLOADS {
+        let raw = results.median_rate(op, workload.label, "raw");
+        for client in clients {
+            let runs = results.runs(op, workload.label, 0, client);
+            if runs.is_empty() {
+                continue;
+            }
+            let rates: Vec<f64> = runs.iter().map(|r| r.rate()).collect();
+            let rate = median(&rates);
+            let (lo, hi) = range(&rates);
+            let cpu = median(&runs.iter().map(|r| r.cpu_us()).collect::<Vec<_>>());
+            let rss = median(
+                &runs
+                    .iter()
+                    .map(|r| r.peak_rss_kb as f64 / 1024.0)
+                    .collect::<Vec<_>>(),
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {client} | {} | {}–{} | {} | {:.2} | {} | {} |",
+                workload.label,
+                number(rate),
+                number(lo),
+                number(hi),
+                number(rate * workload.size as f64 / 1e6),
+                rate / raw,
+                number(cpu),
+                number(rss),
+            );
+        }
+    }
+}
+
+fn latency_table(results: &Results, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "| offered | client | p50 ms | p99 ms | p99.9 ms | max ms | p99 range | lost | CPU µs/msg | peak RSS MiB |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for &rate in &results.config.rates {
+        for client in LATENCY {
+            let runs = results.runs(Op::Latency, WORKLOADS[1].label, rate, client);
+            if runs.is_empty() {
+                continue;
+            }
+            let p99s: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.latency.map(|p| p.p99_us / 1e3))
+                .collect();
+            let (lo, hi) = range(&p99s);
+            let lost: u64 = runs.iter().map(|r| r.lost).sum();
+            let cpu = median(&runs.iter().map(|r| r.cpu_us()).collect::<Vec<_>>());
+            let rss = median(
+                &runs
+                    .iter()
+                    .map(|r| r.peak_rss_kb as f64 / 1024.0)
+                    .collect::<Vec<_>>(),
+            );
+            let _ = writeln!(
+                out,
+                "| {}/s | {client} | {} | {} | {} | {} | {}–{} | {lost} | {} | {} |",
+                number(rate as f64),
+                number(results.median_latency(rate, client, |p| p.p50_us)),
+                number(results.median_latency(rate, client, |p| p.p99_us)),
+                number(results.median_latency(rate, client, |p| p.p999_us)),
+                number(results.median_latency(rate, client, |p| p.max_us)),
+                number(lo),
+                number(hi),
+                number(cpu),
+                number(rss),
+            );
+        }
+    }
+}
+
+fn codec_table(results: &Results, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "| payload | library | encode ns | decode ns | encode × serde_json | decode × serde_json |\n| ---: | --- | ---: | ---: | ---: | ---: |"
+    );
+    for cost in &results.codecs {
+        let base = results
+            .codecs
+            .iter()
+            .find(|c| c.size == cost.size && c.library == "serde_json");
+        let (e, d) = base.map_or((f64::NAN, f64::NAN), |b| {
+            (b.encode_ns / cost.encode_ns, b.decode_ns / cost.decode_ns)
+        });
+        let _ = writeln!(
+            out,
+            "| {} B | {} | {} | {} | {e:.2} | {d:.2} |",
+            cost.size,
+            cost.library,
+            number(cost.encode_ns),
+            number(cost.decode_ns)
+        );
+    }
+}
+
+/// The whole of `BENCHMARKS.md` (`chart` is the PNG's path relative to it).
+pub fn markdown(results: &Results, chart: &str) -> String {
+    let mut out = String::new();
+    let c = &results.config;
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Made by `bash scripts/bench.sh` on {} in {:.0} min: one broker, one run, every client in a process of its own, \
+         {} repetitions of each measurement (clients in the listed order, then reversed), median and range reported. \
+         Ratios are to raw rust-rdkafka in the same run. Produce: each client sends for {} s as fast as it can, and only \
+         acknowledged records count (idempotent, `acks=all` everywhere). Consume: each client reads a topic filled once \
+         (up to {} s after its first record), in a new group. Latency: one process sends 1 KB JSON records at a fixed rate \
+         and handles them; the time is from the record's scheduled produce call to the handler's entry; {} s measured \
+         after {} s of warm-up.\n",
+        results.started,
+        results.seconds / 60.0,
+        c.reps,
+        c.seconds,
+        c.seconds,
+        c.latency_seconds,
+        c.latency_warmup,
+    );
+    let _ = writeln!(out, "![throughput and latency]({chart})\n");
+    let _ = writeln!(out, "## Targets\n");
+    targets(results, &mut out);
+    let _ = writeln!(out, "\n## Produce\n");
+    throughput_table(results, Op::Produce, &PRODUCERS, &mut out);
+    let _ = writeln!(out, "\n## Consume\n");
+    throughput_table(results, Op::Consume, &CONSUMERS, &mut out);
+    let _ = writeln!(out, "\n## Latency, produce call → handler (1 KB JSON)\n");
+    latency_table(results, &mut out);
+    let _ = writeln!(out, "\n## JSON: serde_json, sonic-rs, simd-json\n");
+    let _ = writeln!(
+        out,
+        "Per record of the benchmark's payload, in this process (simd-json decodes a copy: it parses in place).\n"
+    );
+    codec_table(results, &mut out);
+    let _ = writeln!(
+        out,
+        "\n## The clients\n\n| client | what it runs |\n| --- | --- |"
+    );
+    for (client, what) in DESCRIPTIONS {
+        let _ = writeln!(out, "| {client} | {what} |");
+    }
+    let _ = writeln!(out, "\n## The machine\n\n| | |\n| --- | --- |");
+    for (key, value) in &results.machine {
+        let _ = writeln!(out, "| {key} | {value} |");
+    }
+    out
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The benchmark, side by side in one run: raw rust-rdkafka, kafka-utils (typed producer,
+# consumer, handler runner), confluent-kafka-python, aiokafka and FastStream, against one
+# Apache Kafka broker that this script starts (from the Maven Central jars) and always stops.
+#
+#   bash scripts/bench.sh            the full run (about 25 min); writes BENCHMARKS.md,
+#                                    bench/results/results.json and bench/results/chart.png
+#   BENCH_QUICK=1 bash scripts/bench.sh   one short repetition of everything (a smoke run)
+#
+# The Python clients are installed from PyPI into a virtualenv (target/bench-venv, or
+# BENCH_VENV) at the versions of bench/python/requirements.txt. On a machine with two CPUs
+# or more, the broker is pinned to the last CPU and the clients to the first, so that the
+# JVM and the client under test do not steal each other's time slices.
+# Knobs (see README.md): BENCH_REPS, BENCH_SECONDS, BENCH_LATENCY_SECONDS,
+# BENCH_LATENCY_WARMUP, BENCH_RATES, BENCH_CLIENTS, BENCH_FILL_SCALE, BENCH_OUT, BENCH_REPORT.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+venv=${BENCH_VENV:-$repo/target/bench-venv}
+step "Python clients into $venv"
+command -v python3 >/dev/null || { echo "bench.sh: python3 is needed for the Python clients" >&2; exit 1; }
+[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
+
+step "cargo build --release -p kafka-utils-bench"
+cargo build --release --locked -p kafka-utils-bench
+
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' broker/pom.xml)
+export BENCH_PYTHON=$venv/bin/python
+export BENCH_DATE=${BENCH_DATE:-$(date -u +%Y-%m-%d)}
+export BENCH_BROKER="Apache Kafka $kafka_version (KRaft, one node, JVM heap 1 GiB), on 127.0.0.1"
+export BENCH_JAVA=$(java -version 2>&1 | head -n 1)
+# The benchmark's broker keeps its data apart from the tests' broker.
+export KAFKA_TEST_STATE_DIR=${KAFKA_TEST_STATE_DIR:-$repo/target/bench-broker}
+export KAFKA_TEST_BROKER=local
+unset KAFKA_BOOTSTRAP_SERVERS
+
+pin=()
+cpus=$(nproc)
+if ((cpus >= 2)) && command -v taskset >/dev/null; then
+  export KAFKA_TEST_BROKER_CPUS=$((cpus - 1))
+  pin=(taskset -c 0)
+  export BENCH_PINNING="broker on CPU $((cpus - 1)), each client on CPU 0 (taskset)"
+else
+  export BENCH_PINNING="none ($cpus CPU(s) or no taskset)"
+fi
+
+step "benchmark ($BENCH_PINNING)"
+bash broker/kafka.sh run "${pin[@]}" target/release/kafka-utils-bench run
