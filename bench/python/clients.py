@@ -15,7 +15,8 @@ import resource
 import sys
 import time
 
-BODY_OVERHEAD = 48  # see body_len in bench/src/job.rs
+BODY_OVERHEAD = 47  # see body_len in bench/src/job.rs
+ID, TIME = 500_000, 1_700_000_000_000  # throughput records: a 6-digit id, a 13-digit time
 WINDOW = 100_000  # the most pending delivery futures, as on the Rust side
 FIRST_RECORD = 60.0  # how long a consumer may wait for its first record
 DRAIN = 5.0  # how long the latency receiver may take after the last send
@@ -110,7 +111,7 @@ def confluent_produce(job):
     start = time.monotonic()
     sent = 0
     while sent % 256 or time.monotonic() < deadline:
-        value = raw if job["kind"] == "bytes" else encode(job, sent % 1024, sent % 1024, text)
+        value = raw if job["kind"] == "bytes" else encode(job, ID + sent % 1024, TIME + sent % 1024, text)
         while True:
             try:
                 producer.produce(job["topic"], value, on_delivery=report)
@@ -229,7 +230,7 @@ async def aiokafka_produce(job):
     sent = acked = 0
     pending = []
     while sent % 256 or time.monotonic() < deadline:
-        value = raw if job["kind"] == "bytes" else encode(job, sent % 1024, sent % 1024, text)
+        value = raw if job["kind"] == "bytes" else encode(job, ID + sent % 1024, TIME + sent % 1024, text)
         pending.append(await producer.send(job["topic"], value))
         sent += 1
         if len(pending) >= WINDOW:
@@ -333,7 +334,7 @@ async def faststream_produce(job):
         if job["kind"] == "bytes":
             value = raw
         else:
-            value = Payload(id=sent % 1024, sent_at=sent % 1024, body=text)
+            value = Payload(id=ID + sent % 1024, sent_at=TIME + sent % 1024, body=text)
         pending.append(await broker.publish(value, job["topic"], no_confirm=True))
         sent += 1
         if len(pending) >= WINDOW:

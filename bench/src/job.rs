@@ -93,9 +93,9 @@ pub struct Payload {
 }
 
 /// The body length that makes a payload's compact JSON about `size` bytes
-/// (`{"id":…,"sent_at":…,"body":"…"}` takes 48 with a 6-digit id and a 13-digit time).
+/// (`{"id":…,"sent_at":…,"body":"…"}` takes 47 with a 6-digit id and a 13-digit time).
 pub fn body_len(size: usize) -> usize {
-    size.saturating_sub(48)
+    size.saturating_sub(47)
 }
 
 /// The body of every JSON payload of `size`.

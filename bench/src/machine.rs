@@ -27,12 +27,12 @@ pub fn describe() -> BTreeMap<String, String> {
         machine.insert(k.to_string(), v.unwrap_or_else(|| "unknown".into()));
     };
     put("cpu", cpuinfo("model name"));
-    put(
-        "cores",
-        std::thread::available_parallelism()
-            .ok()
-            .map(|n| n.to_string()),
-    );
+    // All of the machine's, not this process's (the benchmark runs pinned to one).
+    let cores = std::fs::read_to_string("/proc/cpuinfo").ok().map(|text| {
+        let count = text.lines().filter(|l| l.starts_with("processor")).count();
+        count.to_string()
+    });
+    put("cores", cores);
     let memory = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
         m.lines()
             .find_map(|l| l.strip_prefix("MemTotal:"))

@@ -92,7 +92,7 @@ use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
 use crate::consumer::{
-    commit_stored, create_consumer, group_for, owned_headers, receive_error, static_topic,
+    Held, commit_stored, create_consumer, group_for, receive_error, static_topic,
 };
 use crate::metrics::{Metrics, TopicMetrics};
 
@@ -400,13 +400,11 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                             }
                             let job = Job {
                                 route: Arc::clone(route),
-                                payload: message.payload().map(<[u8]>::to_vec),
                                 topic,
                                 partition: message.partition(),
                                 offset: message.offset(),
                                 timestamp: message.timestamp().to_millis(),
-                                key: message.key().map(<[u8]>::to_vec),
-                                headers: owned_headers(&message),
+                                record: Held::new(message, &consumer),
                             };
                             let key = (topic, job.partition);
                             match batches.iter_mut().find(|(k, _)| *k == key) {

@@ -67,9 +67,11 @@ use crate::schema::MessageValidator;
 use crate::settings::Settings;
 
 mod group;
+mod held;
 
 use crate::topology::TopicSpec;
 pub(crate) use group::{GroupContext, create_consumer, group_for, receive_error};
+pub(crate) use held::Held;
 
 /// A record received and decoded, with where it came from.
 #[derive(Debug, Clone)]

@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kafka_utils::codec::Raw;
+use kafka_utils::access::WritableBy;
+use kafka_utils::codec::{Codec, KafkaKey, Raw};
 use kafka_utils::producer::Producer;
 use kafka_utils::settings::Settings;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -33,6 +34,11 @@ impl ProducerContext for Counting {
     }
 }
 
+/// Throughput records carry a 6-digit id and a 13-digit time, so that their JSON is exactly
+/// the workload's size.
+const ID: u64 = 500_000;
+const TIME: u64 = 1_700_000_000_000;
+
 /// The payloads the raw producer sends: pre-serialized, a ring of 1024 distinct records,
 /// byte for byte what the typed producer encodes for the same ids.
 fn ring(job: &Job) -> Result<Vec<Vec<u8>>, BoxError> {
@@ -41,8 +47,8 @@ fn ring(job: &Job) -> Result<Vec<Vec<u8>>, BoxError> {
         .map(|id| match job.kind {
             Kind::Bytes => Ok(vec![b'x'; job.size]),
             Kind::Json => Ok(serde_json::to_vec(&Payload {
-                id,
-                sent_at: id,
+                id: ID + id,
+                sent_at: TIME + id,
                 body: body.clone(),
             })?),
         })
@@ -111,56 +117,67 @@ const WINDOW: usize = 100_000;
 /// kafka-utils' `Producer`: a typed value per record, encoded by the producer; each
 /// delivery future awaited (in order, once `WINDOW` are pending).
 pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, BoxError> {
-    let deadline = Instant::now() + duration(job.seconds);
-    let start = Instant::now();
-    let mut pending = VecDeque::with_capacity(WINDOW + 1);
-    let mut sent = 0u64;
-    let seconds;
     match job.kind {
         Kind::Bytes => {
             let producer = Producer::<users::Bench, Raw>::with_codec(settings, Raw)?;
-            let value = vec![b'x'; job.size];
-            while !sent.is_multiple_of(256) || Instant::now() < deadline {
-                pending.push_back(producer.send(topics::Bytes, &value).await?);
-                sent += 1;
-                if pending.len() > WINDOW
-                    && let Some(oldest) = pending.pop_front()
-                {
-                    oldest.await?;
-                }
-            }
-            for delivery in pending {
-                delivery.await?;
-            }
-            seconds = start.elapsed().as_secs_f64();
-            producer.close().await?;
+            send_for(
+                job,
+                producer,
+                topics::Bytes,
+                vec![b'x'; job.size],
+                |_, _| {},
+            )
+            .await
         }
         Kind::Json => {
             let producer = Producer::<users::Bench>::new(settings)?;
-            let mut value = Payload {
+            let value = Payload {
                 id: 0,
                 sent_at: 0,
                 body: body(job.size),
             };
-            while !sent.is_multiple_of(256) || Instant::now() < deadline {
-                // The same ids as the raw ring's, so the same bytes.
-                value.id = sent % 1024;
-                value.sent_at = value.id;
-                pending.push_back(producer.send(topics::Json, &value).await?);
-                sent += 1;
-                if pending.len() > WINDOW
-                    && let Some(oldest) = pending.pop_front()
-                {
-                    oldest.await?;
-                }
-            }
-            for delivery in pending {
-                delivery.await?;
-            }
-            seconds = start.elapsed().as_secs_f64();
-            producer.close().await?;
+            // The same ids as the raw ring's, so the same bytes.
+            let next = |value: &mut Payload, sent: u64| {
+                value.id = ID + sent % 1024;
+                value.sent_at = TIME + sent % 1024;
+            };
+            send_for(job, producer, topics::Json, value, next).await
         }
     }
+}
+
+/// Sends `value` (changed by `next` before each record) to `topic` for the job's seconds.
+async fn send_for<T, C>(
+    job: &Job,
+    producer: Producer<users::Bench, C>,
+    topic: T,
+    mut value: T::Message,
+    next: impl Fn(&mut T::Message, u64),
+) -> Result<Outcome, BoxError>
+where
+    T: WritableBy<users::Bench> + Copy,
+    T::Key: KafkaKey,
+    C: Codec<T::Message>,
+{
+    let deadline = Instant::now() + duration(job.seconds);
+    let start = Instant::now();
+    let mut pending = VecDeque::with_capacity(WINDOW + 1);
+    let mut sent = 0u64;
+    while !sent.is_multiple_of(256) || Instant::now() < deadline {
+        next(&mut value, sent);
+        pending.push_back(producer.send(topic, &value).await?);
+        sent += 1;
+        if pending.len() > WINDOW
+            && let Some(oldest) = pending.pop_front()
+        {
+            oldest.await?;
+        }
+    }
+    for delivery in pending {
+        delivery.await?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    producer.close().await?;
     Ok(Outcome {
         messages: sent,
         seconds,

@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::Message as _;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument as _;
 
 use super::{Context, Retry};
 use crate::Error;
 use crate::access::User;
-use crate::consumer::GroupContext;
+use crate::consumer::{GroupContext, Held, owned_headers};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
@@ -40,14 +41,23 @@ pub(super) struct Route<U: User> {
 /// One record on its way to a partition's worker.
 pub(super) struct Job<U: User> {
     pub(super) route: Arc<Route<U>>,
-    /// `None` for a null payload (kept null in a dead letter).
-    pub(super) payload: Option<Vec<u8>>,
     pub(super) topic: &'static str,
     pub(super) partition: i32,
     pub(super) offset: i64,
     pub(super) timestamp: Option<i64>,
-    pub(super) key: Option<Vec<u8>>,
-    pub(super) headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The record itself (payload, key, headers), not copied.
+    pub(super) record: Held,
+}
+
+impl<U: User> Job<U> {
+    /// `None` for a null payload (kept null in a dead letter).
+    fn payload(&self) -> Option<&[u8]> {
+        self.record.message().payload()
+    }
+
+    fn key(&self) -> Option<&[u8]> {
+        self.record.message().key()
+    }
 }
 
 /// What became of one record.
@@ -94,16 +104,16 @@ impl Runner {
             // Each batch holds records of this worker's partition, in order; the offset of
             // the last one done is stored once the batch is through (or the worker stops).
             while let Some(batch) = jobs.recv().await {
+                // A worker runs one handler at a time: one permit covers its whole batch.
+                let Ok(_permit) = semaphore.acquire().await else {
+                    return;
+                };
                 let mut done = None;
                 for job in batch {
                     if stopping.load(Ordering::Acquire) {
                         store(&consumer, done);
                         return;
                     }
-                    let Ok(_permit) = semaphore.acquire().await else {
-                        store(&consumer, done);
-                        return;
-                    };
                     let counted = metrics.as_ref().map(|m| m.topic(job.topic));
                     let retry = job.route.retry.unwrap_or(default_retry);
                     let outcome =
@@ -240,7 +250,7 @@ async fn attempt<U: User>(
 ) -> Outcome {
     // What is not JSON at all is left to the decoder (a `decode` dead letter).
     if let Some(validator) = &job.route.validator
-        && let Ok(value) = serde_json::from_slice(job.payload.as_deref().unwrap_or_default())
+        && let Ok(value) = serde_json::from_slice(job.payload().unwrap_or_default())
         && let Err(error) = validator.check_value(&value)
     {
         return Outcome::Failed {
@@ -249,6 +259,12 @@ async fn attempt<U: User>(
             attempts: 0,
         };
     }
+    // Read once: librdkafka parses a record's headers anew at every request.
+    let headers = owned_headers(job.record.message());
+    let traceparent = headers
+        .iter()
+        .find(|(k, _)| k == trace::TRACEPARENT)
+        .and_then(|(_, v)| v.as_deref());
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -257,12 +273,12 @@ async fn attempt<U: User>(
             partition: job.partition,
             offset: job.offset,
             timestamp: job.timestamp,
-            key: job.key.clone(),
-            headers: job.headers.clone(),
+            key: job.key().map(<[u8]>::to_vec),
+            headers: headers.clone(),
             producer: producer.clone(),
             settings: Arc::clone(settings),
         };
-        let payload = job.payload.as_deref().unwrap_or_default();
+        let payload = job.payload().unwrap_or_default();
         let span = tracing::info_span!(
             "kafka.handle",
             messaging.system = "kafka",
@@ -272,15 +288,10 @@ async fn attempt<U: User>(
             // Signed: tracing-opentelemetry exports an unsigned field as text.
             attempt = i64::from(attempt),
         );
-        if let Some(traceparent) = job
-            .headers
-            .iter()
-            .find(|(k, _)| k == trace::TRACEPARENT)
-            .and_then(|(_, v)| v.as_deref())
-        {
+        if let Some(traceparent) = traceparent {
             trace::set_parent(&span, traceparent);
         }
-        let started = std::time::Instant::now();
+        let started = counted.as_ref().map(|_| std::time::Instant::now());
         // The handler is user code: a panic in it is a failed attempt, not a dead worker.
         let call = std::panic::catch_unwind(AssertUnwindSafe(|| (job.route.call)(payload, ctx)));
         let result = match call {
@@ -301,7 +312,7 @@ async fn attempt<U: User>(
             }
             Err(panic) => Err((Reason::Panic, panicked(&*panic))),
         };
-        if let Some(counted) = counted {
+        if let (Some(counted), Some(started)) = (counted, started) {
             counted.handler_duration.observe(started.elapsed());
             match &result {
                 Ok(()) => counted.handled.inc(),
@@ -356,19 +367,14 @@ async fn write_dead_letter<U: User>(
     info: &DeadLetterInfo,
 ) -> Result<(), Error> {
     let added = info.headers();
-    let headers: Vec<(&str, Option<&[u8]>)> = job
-        .headers
+    let original = owned_headers(job.record.message());
+    let headers: Vec<(&str, Option<&[u8]>)> = original
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_deref()))
         .chain(added.iter().map(|(k, v)| (*k, Some(v.as_bytes()))))
         .collect();
     let delivery = producer
-        .send_raw(
-            dead_letter,
-            job.key.as_deref(),
-            job.payload.as_deref(),
-            &headers,
-        )
+        .send_raw(dead_letter, job.key(), job.payload(), &headers)
         .await?;
     delivery.await.map(|_| ())
 }
