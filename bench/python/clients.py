@@ -442,7 +442,7 @@ def versions():
 
     return {
         "python": platform.python_version(),
-        "confluent-kafka-python": f"{confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]})",
+        "confluent-kafka-python": f"{version('confluent-kafka')} (librdkafka {confluent_kafka.libversion()[0]})",
         "aiokafka": version("aiokafka"),
         "faststream": version("faststream"),
         "pydantic": version("pydantic"),

@@ -391,3 +391,32 @@ pub async fn run_all(config: &Config) -> Result<Vec<Run>, BoxError> {
     }
     Ok(runs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repetitions_alternate_the_order_of_the_chosen_clients() {
+        let config = Config {
+            bootstrap: String::new(),
+            reps: 2,
+            seconds: 1.0,
+            latency_seconds: 1.0,
+            latency_warmup: 1.0,
+            rates: vec![1000],
+            clients: vec!["typed".into(), "raw".into(), "faststream".into()],
+            fill_scale: 1.0,
+            python: None,
+        };
+        assert_eq!(
+            order(&config, &PRODUCERS, 0),
+            ["raw", "typed", "faststream"]
+        );
+        assert_eq!(
+            order(&config, &PRODUCERS, 1),
+            ["faststream", "typed", "raw"]
+        );
+        assert_eq!(order(&config, &LATENCY, 0), ["raw", "faststream"]);
+    }
+}

@@ -315,3 +315,109 @@ pub fn markdown(results: &Results, chart: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Percentiles;
+
+    fn run(op: Op, workload: &str, rate: u64, client: &str, messages: u64) -> Run {
+        Run {
+            op,
+            workload: workload.to_string(),
+            size: 1024,
+            rate,
+            client: client.to_string(),
+            rep: 0,
+            messages,
+            seconds: 1.0,
+            cpu_seconds: messages as f64 * 1e-6,
+            peak_rss_kb: 10_240,
+            lost: 0,
+            latency: (op == Op::Latency).then_some(Percentiles {
+                p50_us: 2_000.0,
+                p99_us: 8_000.0,
+                p999_us: 12_000.0,
+                max_us: 20_000.0,
+            }),
+        }
+    }
+
+    fn results() -> Results {
+        let mut runs = Vec::new();
+        for w in WORKLOADS {
+            for (client, rate) in [
+                ("raw", 1000),
+                ("typed", 960),
+                ("confluent", 300),
+                ("aiokafka", 90),
+                ("faststream", 50),
+            ] {
+                runs.push(run(Op::Produce, w.label, 0, client, rate * 1000));
+            }
+            for (client, rate) in [
+                ("raw", 1000),
+                ("typed", 950),
+                ("runner", 800),
+                ("faststream", 70),
+            ] {
+                runs.push(run(Op::Consume, w.label, 0, client, rate * 1000));
+            }
+        }
+        runs.push(run(Op::Latency, WORKLOADS[1].label, 1000, "runner", 10_000));
+        Results {
+            started: "2026-11-26".into(),
+            seconds: 60.0,
+            machine: BTreeMap::from([("cpu".to_string(), "a test CPU".to_string())]),
+            config: Config {
+                bootstrap: "127.0.0.1:9092".into(),
+                reps: 1,
+                seconds: 1.0,
+                latency_seconds: 1.0,
+                latency_warmup: 1.0,
+                rates: vec![1000],
+                clients: Vec::new(),
+                fill_scale: 1.0,
+                python: None,
+            },
+            codecs: Vec::new(),
+            runs,
+        }
+    }
+
+    #[test]
+    fn the_targets_are_judged_on_the_medians() {
+        let text = markdown(&results(), "chart.png");
+        let line = |start: &str| {
+            text.lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_else(|| panic!("no line `{start}` in\n{text}"))
+                .to_string()
+        };
+        assert!(line("| typed producer ≥ 0.95").ends_with("**met** |"));
+        assert!(
+            line("| handler runner ≥ 0.90").contains("0.80")
+                && line("| handler runner ≥ 0.90").ends_with("**not met** |")
+        );
+        assert!(line("| typed producer ≥ 3 × confluent").contains("3.2 ×"));
+        assert!(line("| typed producer ≥ 10 × aiokafka").ends_with("**met** |"));
+        assert!(line("| handler runner ≥ 10 × FastStream").contains("11.4 ×"));
+        assert!(line("| p99 produce → handler").contains("8.00 ms"));
+        assert!(
+            text.contains(
+                "| 1 KB JSON | typed | 960,000 | 960,000–960,000 | 983 | 0.96 | 1.00 | 10.0 |"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("![throughput and latency](chart.png)"));
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(number(1_234_567.0), "1,234,567");
+        assert_eq!(number(123.4), "123");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(1.234), "1.23");
+        assert_eq!(number(f64::NAN), "–");
+    }
+}
