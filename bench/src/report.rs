@@ -106,6 +106,11 @@ fn number(value: f64) -> String {
     }
 }
 
+/// The median of `value` over `runs`.
+fn median_of(runs: &[&Run], value: impl Fn(&Run) -> f64) -> f64 {
+    median(&runs.iter().map(|r| value(r)).collect::<Vec<_>>())
+}
+
 fn verdict(met: bool) -> &'static str {
     if met { "**met**" } else { "**not met**" }
 }
@@ -177,13 +182,8 @@ fn throughput_table(results: &Results, op: Op, clients: &[&str], out: &mut Strin
             let rates: Vec<f64> = runs.iter().map(|r| r.rate()).collect();
             let rate = median(&rates);
             let (lo, hi) = range(&rates);
-            let cpu = median(&runs.iter().map(|r| r.cpu_us()).collect::<Vec<_>>());
-            let rss = median(
-                &runs
-                    .iter()
-                    .map(|r| r.peak_rss_kb as f64 / 1024.0)
-                    .collect::<Vec<_>>(),
-            );
+            let cpu = median_of(&runs, Run::cpu_us);
+            let rss = median_of(&runs, |r| r.peak_rss_kb as f64 / 1024.0);
             let _ = writeln!(
                 out,
                 "| {} | {client} | {} | {}–{} | {} | {:.2} | {} | {} |",
@@ -217,13 +217,8 @@ fn latency_table(results: &Results, out: &mut String) {
                 .collect();
             let (lo, hi) = range(&p99s);
             let lost: u64 = runs.iter().map(|r| r.lost).sum();
-            let cpu = median(&runs.iter().map(|r| r.cpu_us()).collect::<Vec<_>>());
-            let rss = median(
-                &runs
-                    .iter()
-                    .map(|r| r.peak_rss_kb as f64 / 1024.0)
-                    .collect::<Vec<_>>(),
-            );
+            let cpu = median_of(&runs, Run::cpu_us);
+            let rss = median_of(&runs, |r| r.peak_rss_kb as f64 / 1024.0);
             let _ = writeln!(
                 out,
                 "| {}/s | {client} | {} | {} | {} | {} | {}–{} | {lost} | {} | {} |",
