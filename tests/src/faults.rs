@@ -133,9 +133,9 @@ impl FaultCluster {
             .set("enable.auto.commit", "false")
             .create()
             .expect("a reader");
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("metadata");
+        let metadata = retrying("metadata", || {
+            consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+        });
         let partitions: Vec<i32> = metadata.topics()[0]
             .partitions()
             .iter()
@@ -144,9 +144,9 @@ impl FaultCluster {
         let mut ends = HashMap::new();
         let mut assignment = TopicPartitionList::new();
         for p in &partitions {
-            let (_, high) = consumer
-                .fetch_watermarks(topic, *p, Duration::from_secs(10))
-                .expect("watermarks");
+            let (_, high) = retrying("watermarks", || {
+                consumer.fetch_watermarks(topic, *p, Duration::from_secs(10))
+            });
             ends.insert(*p, high);
             assignment
                 .add_partition_offset(topic, *p, Offset::Beginning)
@@ -183,6 +183,23 @@ impl Drop for FaultCluster {
             .arg("stop")
             .env("KAFKA_TEST_CLUSTER_STATE_DIR", &self.state)
             .status();
+    }
+}
+
+/// Calls `fetch` until it succeeds, for up to 60 s: right after a node comes back,
+/// librdkafka can still answer from a broker handle it is replacing (`DestroyBroker`) or
+/// from a leader that moved.
+fn retrying<T>(what: &str, mut fetch: impl FnMut() -> rdkafka::error::KafkaResult<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match fetch() {
+            Ok(value) => return value,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("{what}: {e}; trying again");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => panic!("{what}: {e}, still after 60 s"),
+        }
     }
 }
 
