@@ -90,9 +90,9 @@ use tokio::task::JoinSet;
 
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
-use crate::codec::{Codec, Json};
+use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::consumer::{
-    Held, commit_stored, create_consumer, group_for, receive_error, static_topic,
+    Held, commit_stored, create_consumer, find_header, group_for, receive_error, static_topic,
 };
 use crate::metrics::{Metrics, TopicMetrics};
 
@@ -104,7 +104,27 @@ use crate::settings::Settings;
 use worker::{Call, HandlerFuture, Job, Route, Runner};
 
 /// What a handler gets besides the message.
-#[derive(Debug)]
+///
+/// The key and headers are read from the record as it was fetched, when asked for: a
+/// handler that does not look at them costs nothing for them.
+///
+/// ```
+/// use kafka_utils::prelude::*;
+/// use kafka_utils::app::Context;
+///
+/// #[derive(KafkaUsers)]
+/// pub enum Users {
+///     #[user(name = "shop")]
+///     Shop,
+/// }
+///
+/// async fn take(order: String, ctx: Context<users::Shop>) -> Result<(), String> {
+///     let customer: u64 = ctx.key_as().map_err(|e| e.to_string())?;
+///     let lang = ctx.header("lang").unwrap_or(b"en");
+///     println!("{order} from {customer} ({}), offset {}", String::from_utf8_lossy(lang), ctx.offset);
+///     Ok(())
+/// }
+/// ```
 pub struct Context<U: User> {
     /// The topic the record came from.
     pub topic: &'static str,
@@ -114,14 +134,47 @@ pub struct Context<U: User> {
     pub offset: i64,
     /// Its timestamp in milliseconds since the epoch, if it has one.
     pub timestamp: Option<i64>,
-    /// Its key's bytes.
-    pub key: Option<Vec<u8>>,
-    /// Its headers.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
     /// A producer of the same user, for replies.
     pub producer: Producer<U>,
     /// The app's settings.
     pub settings: Arc<Settings>,
+    /// The batch the record came in, and where in it.
+    batch: worker::Batch<U>,
+    index: usize,
+}
+
+impl<U: User> Context<U> {
+    /// The record's key bytes (`None`: it has no key).
+    pub fn key(&self) -> Option<&[u8]> {
+        self.batch[self.index].record.key()
+    }
+
+    /// The key as a `K`.
+    pub fn key_as<K: KafkaKey>(&self) -> Result<K, CodecError> {
+        K::read_key(self.key())
+    }
+
+    /// The record's headers, in order (`None`: a null value). Parsed on the first call.
+    pub fn headers(&self) -> &[(String, Option<Vec<u8>>)] {
+        self.batch[self.index].record.headers()
+    }
+
+    /// The value of the first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find_header(self.headers(), name)
+    }
+}
+
+impl<U: User> std::fmt::Debug for Context<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("user", &U::NAME)
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How often a failing handler is tried, and how long to wait in between.

@@ -100,11 +100,19 @@ impl<M> Received<M> {
 
     /// The value of the first header named `name`.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.as_deref())
+        find_header(&self.headers, name)
     }
+}
+
+/// The value of the first header named `name` in `headers`.
+pub(crate) fn find_header<'a>(
+    headers: &'a [(String, Option<Vec<u8>>)],
+    name: &str,
+) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_deref())
 }
 
 /// Builds a [`Consumer`]: the group, the topics, the codec.

@@ -207,7 +207,8 @@ async fn every_undecodable_record_is_a_dead_letter_with_its_error() {
         .handle(topics::Orders, move |order: Order, ctx: Context<_>| {
             let log = Arc::clone(&log);
             async move {
-                let key = String::from_utf8(ctx.key.unwrap_or_default()).unwrap_or_default();
+                let key =
+                    String::from_utf8(ctx.key().unwrap_or_default().to_vec()).unwrap_or_default();
                 log.lock()
                     .unwrap()
                     .push((key.parse().unwrap_or(usize::MAX), order));

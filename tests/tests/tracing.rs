@@ -70,11 +70,7 @@ async fn the_handler_span_is_a_child_of_the_producer_span() {
         move |_: u32, ctx: Context<users::Traced>| {
             let (header, done) = (Arc::clone(&header), Arc::clone(&done));
             async move {
-                let value = ctx
-                    .headers
-                    .iter()
-                    .find(|(k, _)| k == TRACEPARENT)
-                    .and_then(|(_, v)| v.clone());
+                let value = ctx.header(TRACEPARENT).map(<[u8]>::to_vec);
                 if let Ok(mut header) = header.lock() {
                     *header = value;
                 }

@@ -10,14 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
-use rdkafka::message::Message as _;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument as _;
 
 use super::{Context, Retry};
 use crate::Error;
 use crate::access::User;
-use crate::consumer::{GroupContext, Held, owned_headers};
+use crate::consumer::{GroupContext, Held, find_header};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
@@ -49,16 +48,9 @@ pub(super) struct Job<U: User> {
     pub(super) record: Held,
 }
 
-impl<U: User> Job<U> {
-    /// `None` for a null payload (kept null in a dead letter).
-    fn payload(&self) -> Option<&[u8]> {
-        self.record.message().payload()
-    }
-
-    fn key(&self) -> Option<&[u8]> {
-        self.record.message().key()
-    }
-}
+/// A partition's records as its worker got them, shared with the [`Context`]s of their
+/// handler calls (one reference count per batch, not per record).
+pub(super) type Batch<U> = Arc<[Job<U>]>;
 
 /// What became of one record.
 enum Outcome {
@@ -108,19 +100,23 @@ impl Runner {
                 let Ok(_permit) = semaphore.acquire().await else {
                     return;
                 };
+                let batch: Batch<U> = batch.into();
                 let mut done = None;
-                for job in batch {
+                for index in 0..batch.len() {
+                    let job = &batch[index];
                     if stopping.load(Ordering::Acquire) {
                         store(&consumer, done);
                         return;
                     }
                     let counted = metrics.as_ref().map(|m| m.topic(job.topic));
                     let retry = job.route.retry.unwrap_or(default_retry);
-                    let outcome =
-                        attempt(&job, retry, &producer, &settings, &stopping, &counted).await;
+                    let outcome = attempt(
+                        &batch, index, retry, &producer, &settings, &stopping, &counted,
+                    )
+                    .await;
                     let (reason, error, attempts) = match outcome {
                         Outcome::Handled => {
-                            done = Some(Done::of(&job));
+                            done = Some(Done::of(job));
                             continue;
                         }
                         Outcome::Abandoned => {
@@ -142,7 +138,7 @@ impl Runner {
                             match dead_letter_one(
                                 &producer,
                                 dead_letter,
-                                &job,
+                                job,
                                 &group,
                                 reason,
                                 error,
@@ -154,7 +150,7 @@ impl Runner {
                                     if let Some(counted) = &counted {
                                         counted.dead_lettered.inc();
                                     }
-                                    done = Some(Done::of(&job));
+                                    done = Some(Done::of(job));
                                     continue;
                                 }
                                 Err(error) => error,
@@ -239,18 +235,20 @@ fn store(consumer: &StreamConsumer<GroupContext>, done: Option<Done>) {
     }
 }
 
-/// Decodes and handles the record, up to `retry.attempts` times.
+/// Decodes and handles record `index` of `batch`, up to `retry.attempts` times.
 async fn attempt<U: User>(
-    job: &Job<U>,
+    batch: &Batch<U>,
+    index: usize,
     retry: Retry,
     producer: &Producer<U>,
     settings: &Arc<Settings>,
     stopping: &AtomicBool,
     counted: &Option<Arc<TopicMetrics>>,
 ) -> Outcome {
+    let job = &batch[index];
     // What is not JSON at all is left to the decoder (a `decode` dead letter).
     if let Some(validator) = &job.route.validator
-        && let Ok(value) = serde_json::from_slice(job.payload().unwrap_or_default())
+        && let Ok(value) = serde_json::from_slice(job.record.payload().unwrap_or_default())
         && let Err(error) = validator.check_value(&value)
     {
         return Outcome::Failed {
@@ -259,12 +257,6 @@ async fn attempt<U: User>(
             attempts: 0,
         };
     }
-    // Read once: librdkafka parses a record's headers anew at every request.
-    let headers = owned_headers(job.record.message());
-    let traceparent = headers
-        .iter()
-        .find(|(k, _)| k == trace::TRACEPARENT)
-        .and_then(|(_, v)| v.as_deref());
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -273,12 +265,12 @@ async fn attempt<U: User>(
             partition: job.partition,
             offset: job.offset,
             timestamp: job.timestamp,
-            key: job.key().map(<[u8]>::to_vec),
-            headers: headers.clone(),
             producer: producer.clone(),
             settings: Arc::clone(settings),
+            batch: Arc::clone(batch),
+            index,
         };
-        let payload = job.payload().unwrap_or_default();
+        let payload = job.record.payload().unwrap_or_default();
         let span = tracing::info_span!(
             "kafka.handle",
             messaging.system = "kafka",
@@ -288,7 +280,10 @@ async fn attempt<U: User>(
             // Signed: tracing-opentelemetry exports an unsigned field as text.
             attempt = i64::from(attempt),
         );
-        if let Some(traceparent) = traceparent {
+        // The headers are read for the trace context only when the span is recorded.
+        if !span.is_disabled()
+            && let Some(traceparent) = find_header(job.record.headers(), trace::TRACEPARENT)
+        {
             trace::set_parent(&span, traceparent);
         }
         let started = counted.as_ref().map(|_| std::time::Instant::now());
@@ -367,14 +362,20 @@ async fn write_dead_letter<U: User>(
     info: &DeadLetterInfo,
 ) -> Result<(), Error> {
     let added = info.headers();
-    let original = owned_headers(job.record.message());
-    let headers: Vec<(&str, Option<&[u8]>)> = original
+    let headers: Vec<(&str, Option<&[u8]>)> = job
+        .record
+        .headers()
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_deref()))
         .chain(added.iter().map(|(k, v)| (*k, Some(v.as_bytes()))))
         .collect();
     let delivery = producer
-        .send_raw(dead_letter, job.key(), job.payload(), &headers)
+        .send_raw(
+            dead_letter,
+            job.record.key(),
+            job.record.payload(),
+            &headers,
+        )
         .await?;
     delivery.await.map(|_| ())
 }
