@@ -92,7 +92,7 @@ use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::consumer::{
-    Held, commit_stored, create_consumer, find_header, group_for, receive_error, static_topic,
+    HeldBatch, commit_stored, create_consumer, find_header, group_for, receive_error, static_topic,
 };
 use crate::metrics::{Metrics, TopicMetrics};
 
@@ -101,7 +101,7 @@ mod worker;
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
-use worker::{Call, HandlerFuture, Job, Route, Runner};
+use worker::{Batch, Call, HandlerFuture, Route, Runner};
 
 /// What a handler gets besides the message.
 ///
@@ -139,14 +139,14 @@ pub struct Context<U: User> {
     /// The app's settings.
     pub settings: Arc<Settings>,
     /// The batch the record came in, and where in it.
-    batch: worker::Batch<U>,
+    batch: Arc<worker::Batch<U>>,
     index: usize,
 }
 
 impl<U: User> Context<U> {
     /// The record's key bytes (`None`: it has no key).
     pub fn key(&self) -> Option<&[u8]> {
-        self.batch[self.index].record.key()
+        self.batch.records.records()[self.index].key()
     }
 
     /// The key as a `K`.
@@ -156,7 +156,7 @@ impl<U: User> Context<U> {
 
     /// The record's headers, in order (`None`: a null value). Parsed on the first call.
     pub fn headers(&self) -> &[(String, Option<Vec<u8>>)] {
-        self.batch[self.index].record.headers()
+        self.batch.records.records()[self.index].headers()
     }
 
     /// The value of the first header named `name`.
@@ -418,7 +418,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             group: Arc::from(group.as_str()),
         };
         let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
-        let mut workers: HashMap<Partition, mpsc::Sender<Vec<Job<U>>>> = HashMap::new();
+        let mut workers: HashMap<Partition, mpsc::Sender<Batch<U>>> = HashMap::new();
         let mut tasks = JoinSet::new();
         // Each wake-up takes what librdkafka has fetched, up to this many records, and hands
         // each partition's share to its worker in one piece; a worker holds at most two.
@@ -429,7 +429,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         let mut failure = None;
         // One message stream for the whole run: it registers its waker once.
         let mut stream = consumer.stream();
-        let mut batches: Vec<(Partition, Vec<Job<U>>)> = Vec::new();
+        let mut batches: Vec<Batch<U>> = Vec::new();
         'run: loop {
             let mut next = tokio::select! {
                 biased;
@@ -447,23 +447,25 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 match received {
                     Ok(message) => {
                         let topic = static_topic(&topics, &message);
-                        if let Some(route) = self.routes.get(topic) {
+                        let partition = message.partition();
+                        let found = batches
+                            .iter()
+                            .position(|b| b.partition == partition && b.topic == topic);
+                        let index = found.or_else(|| {
+                            let route = self.routes.get(topic)?;
+                            batches.push(Batch {
+                                route: Arc::clone(route),
+                                topic,
+                                partition,
+                                records: HeldBatch::new(&consumer),
+                            });
+                            Some(batches.len() - 1)
+                        });
+                        if let Some(index) = index {
                             if let Some(metrics) = counted.get(topic) {
                                 metrics.consumed.inc();
                             }
-                            let job = Job {
-                                route: Arc::clone(route),
-                                topic,
-                                partition: message.partition(),
-                                offset: message.offset(),
-                                timestamp: message.timestamp().to_millis(),
-                                record: Held::new(message, &consumer),
-                            };
-                            let key = (topic, job.partition);
-                            match batches.iter_mut().find(|(k, _)| *k == key) {
-                                Some((_, jobs)) => jobs.push(job),
-                                None => batches.push((key, vec![job])),
-                            }
+                            batches[index].records.push(message);
                         }
                     }
                     Err(e) => match receive_error(U::NAME, e) {
@@ -479,22 +481,24 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 }
                 next = stream.next().now_or_never().flatten();
             }
-            for (key, jobs) in batches.drain(..) {
-                let sender = workers.entry(key).or_insert_with(|| {
-                    let (tx, rx) = mpsc::channel(2);
-                    let worker = runner.worker(
-                        rx,
-                        fail_tx.clone(),
-                        self.producer.clone(),
-                        Arc::clone(&self.settings),
-                    );
-                    tasks.spawn(worker);
-                    tx
-                });
+            for batch in batches.drain(..) {
+                let sender = workers
+                    .entry((batch.topic, batch.partition))
+                    .or_insert_with(|| {
+                        let (tx, rx) = mpsc::channel(2);
+                        let worker = runner.worker(
+                            rx,
+                            fail_tx.clone(),
+                            self.producer.clone(),
+                            Arc::clone(&self.settings),
+                        );
+                        tasks.spawn(worker);
+                        tx
+                    });
                 tokio::select! {
                     biased;
                     Some(error) = fail_rx.recv() => { failure = Some(error); break 'run }
-                    sent = sender.send(jobs) => if sent.is_err() { break 'run },
+                    sent = sender.send(batch) => if sent.is_err() { break 'run },
                 }
             }
         }

@@ -71,7 +71,7 @@ mod held;
 
 use crate::topology::TopicSpec;
 pub(crate) use group::{GroupContext, create_consumer, group_for, receive_error};
-pub(crate) use held::Held;
+pub(crate) use held::{HeldBatch, HeldRecord};
 
 /// A record received and decoded, with where it came from.
 #[derive(Debug, Clone)]

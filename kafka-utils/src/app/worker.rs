@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 use super::{Context, Retry};
 use crate::Error;
 use crate::access::User;
-use crate::consumer::{GroupContext, Held, find_header};
+use crate::consumer::{GroupContext, HeldBatch, HeldRecord, find_header};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
@@ -37,20 +37,40 @@ pub(super) struct Route<U: User> {
     pub(super) dead_letter: Option<&'static str>,
 }
 
-/// One record on its way to a partition's worker.
-pub(super) struct Job<U: User> {
+/// Records of one partition on their way to its worker, shared with the [`Context`]s of
+/// their handler calls (one reference count per batch, not per record).
+pub(super) struct Batch<U: User> {
     pub(super) route: Arc<Route<U>>,
+    pub(super) topic: &'static str,
+    pub(super) partition: i32,
+    /// The records themselves (payload, key, headers), not copied.
+    pub(super) records: HeldBatch,
+}
+
+impl<U: User> Batch<U> {
+    /// Record `index`, as the worker sees it.
+    pub(super) fn job(&self, index: usize) -> Job<'_, U> {
+        let record = &self.records.records()[index];
+        Job {
+            route: &self.route,
+            topic: self.topic,
+            partition: self.partition,
+            offset: record.offset(),
+            timestamp: record.timestamp(),
+            record,
+        }
+    }
+}
+
+/// One record of a [`Batch`], with where it came from.
+pub(super) struct Job<'a, U: User> {
+    pub(super) route: &'a Route<U>,
     pub(super) topic: &'static str,
     pub(super) partition: i32,
     pub(super) offset: i64,
     pub(super) timestamp: Option<i64>,
-    /// The record itself (payload, key, headers), not copied.
-    pub(super) record: Held,
+    pub(super) record: &'a HeldRecord,
 }
-
-/// A partition's records as its worker got them, shared with the [`Context`]s of their
-/// handler calls (one reference count per batch, not per record).
-pub(super) type Batch<U> = Arc<[Job<U>]>;
 
 /// What became of one record.
 enum Outcome {
@@ -81,7 +101,7 @@ impl Runner {
     /// letter cannot be written) is sent to `fail`, and the worker ends.
     pub(super) fn worker<U: User>(
         &self,
-        mut jobs: mpsc::Receiver<Vec<Job<U>>>,
+        mut jobs: mpsc::Receiver<Batch<U>>,
         fail: mpsc::UnboundedSender<Error>,
         producer: Producer<U>,
         settings: Arc<Settings>,
@@ -100,10 +120,10 @@ impl Runner {
                 let Ok(_permit) = semaphore.acquire().await else {
                     return;
                 };
-                let batch: Batch<U> = batch.into();
+                let batch = Arc::new(batch);
                 let mut done = None;
-                for index in 0..batch.len() {
-                    let job = &batch[index];
+                for index in 0..batch.records.records().len() {
+                    let job = batch.job(index);
                     if stopping.load(Ordering::Acquire) {
                         store(&consumer, done);
                         return;
@@ -116,7 +136,7 @@ impl Runner {
                     .await;
                     let (reason, error, attempts) = match outcome {
                         Outcome::Handled => {
-                            done = Some(Done::of(job));
+                            done = Some(Done::of(&job));
                             continue;
                         }
                         Outcome::Abandoned => {
@@ -138,7 +158,7 @@ impl Runner {
                             match dead_letter_one(
                                 &producer,
                                 dead_letter,
-                                job,
+                                &job,
                                 &group,
                                 reason,
                                 error,
@@ -150,7 +170,7 @@ impl Runner {
                                     if let Some(counted) = &counted {
                                         counted.dead_lettered.inc();
                                     }
-                                    done = Some(Done::of(job));
+                                    done = Some(Done::of(&job));
                                     continue;
                                 }
                                 Err(error) => error,
@@ -176,7 +196,7 @@ struct Done {
 }
 
 impl Done {
-    fn of<U: User>(job: &Job<U>) -> Self {
+    fn of<U: User>(job: &Job<'_, U>) -> Self {
         Done {
             topic: job.topic,
             partition: job.partition,
@@ -189,7 +209,7 @@ impl Done {
 async fn dead_letter_one<U: User>(
     producer: &Producer<U>,
     dead_letter: &'static str,
-    job: &Job<U>,
+    job: &Job<'_, U>,
     group: &str,
     reason: Reason,
     error: Error,
@@ -237,7 +257,7 @@ fn store(consumer: &StreamConsumer<GroupContext>, done: Option<Done>) {
 
 /// Decodes and handles record `index` of `batch`, up to `retry.attempts` times.
 async fn attempt<U: User>(
-    batch: &Batch<U>,
+    batch: &Arc<Batch<U>>,
     index: usize,
     retry: Retry,
     producer: &Producer<U>,
@@ -245,7 +265,7 @@ async fn attempt<U: User>(
     stopping: &AtomicBool,
     counted: &Option<Arc<TopicMetrics>>,
 ) -> Outcome {
-    let job = &batch[index];
+    let job = batch.job(index);
     // What is not JSON at all is left to the decoder (a `decode` dead letter).
     if let Some(validator) = &job.route.validator
         && let Ok(value) = serde_json::from_slice(job.record.payload().unwrap_or_default())
@@ -358,7 +378,7 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
 async fn write_dead_letter<U: User>(
     producer: &Producer<U>,
     dead_letter: &'static str,
-    job: &Job<U>,
+    job: &Job<'_, U>,
     info: &DeadLetterInfo,
 ) -> Result<(), Error> {
     let added = info.headers();

@@ -1,10 +1,11 @@
-//! A record kept without copying until its handler is done.
+//! Records kept without copying until their handler is done.
 //!
 //! librdkafka hands a consumed record out as a reference into its fetch buffer, valid while
 //! the consumer's handle lives. The app's workers handle records on other tasks, later; rather
-//! than copy each payload, key and header set to get there, a [`Held`] record keeps the
-//! consumer alive beside the record, and lets go of the record first. Its headers are read
-//! on first use only: librdkafka allocates to parse them, even to learn there are none.
+//! than copy each payload, key and header set to get there, a [`HeldBatch`] keeps the consumer
+//! alive beside a partition's records, and lets go of the records first. A record's headers
+//! are read on first use only: librdkafka allocates to parse them, even to learn there are
+//! none.
 
 #![allow(unsafe_code)]
 
@@ -18,41 +19,58 @@ use super::{GroupContext, owned_headers};
 /// A record's headers, copied, in order (`None` for a null value).
 pub(crate) type Headers = Vec<(String, Option<Vec<u8>>)>;
 
-/// A consumed record and the consumer it came from.
-pub(crate) struct Held {
-    // Declared before `_consumer`: fields drop in order, so the record goes first.
-    message: BorrowedMessage<'static>,
-    headers: OnceLock<Headers>,
+/// Records given out by one consumer, and that consumer.
+pub(crate) struct HeldBatch {
+    // Declared before `_consumer`: fields drop in order, so the records go first.
+    records: Vec<HeldRecord>,
     _consumer: Arc<StreamConsumer<GroupContext>>,
 }
 
-// SAFETY: shared access to a `Held` reads the payload and the key, bytes librdkafka does not
-// change once the record is handed out, and parses the headers at most once, inside
-// `OnceLock::get_or_init` (librdkafka caches that parse in the record: the one write, made
-// by one thread while the others wait). The record itself is never handed out.
-unsafe impl Sync for Held {}
+/// One record of a [`HeldBatch`].
+pub(crate) struct HeldRecord {
+    message: BorrowedMessage<'static>,
+    headers: OnceLock<Headers>,
+}
 
-impl Held {
-    /// Keeps `message`, which `consumer` gave out.
-    pub(crate) fn new(
-        message: BorrowedMessage<'_>,
-        consumer: &Arc<StreamConsumer<GroupContext>>,
-    ) -> Self {
-        // SAFETY: a `BorrowedMessage` borrows only the librdkafka handle of the consumer that
-        // gave it out (it owns its event, and librdkafka lets any thread destroy that). `Held`
-        // owns a reference to that consumer, so the handle outlives the message: the message
-        // field is dropped before the consumer field, and nothing hands the `'static`
-        // message out.
-        let message = unsafe {
-            std::mem::transmute::<BorrowedMessage<'_>, BorrowedMessage<'static>>(message)
-        };
-        Held {
-            message,
-            headers: OnceLock::new(),
+// SAFETY: shared access to a `HeldRecord` reads the payload, the key, the offset and the
+// timestamp, which librdkafka does not change once the record is handed out, and parses the
+// headers at most once, inside `OnceLock::get_or_init` (librdkafka caches that parse in the
+// record: the one write, made by one thread while the others wait). The record itself is
+// never handed out.
+unsafe impl Sync for HeldRecord {}
+
+impl HeldBatch {
+    /// An empty batch for records of `consumer`.
+    pub(crate) fn new(consumer: &Arc<StreamConsumer<GroupContext>>) -> Self {
+        HeldBatch {
+            records: Vec::new(),
             _consumer: Arc::clone(consumer),
         }
     }
 
+    /// Keeps `message`, which must come from this batch's consumer.
+    pub(crate) fn push(&mut self, message: BorrowedMessage<'_>) {
+        // SAFETY: a `BorrowedMessage` borrows only the librdkafka handle of the consumer that
+        // gave it out (it owns its event, and librdkafka lets any thread destroy that). The
+        // batch owns a reference to that consumer, so the handle outlives the message: the
+        // records are dropped before the consumer field, and nothing hands the `'static`
+        // message out.
+        let message = unsafe {
+            std::mem::transmute::<BorrowedMessage<'_>, BorrowedMessage<'static>>(message)
+        };
+        self.records.push(HeldRecord {
+            message,
+            headers: OnceLock::new(),
+        });
+    }
+
+    /// The records, in the order they were pushed.
+    pub(crate) fn records(&self) -> &[HeldRecord] {
+        &self.records
+    }
+}
+
+impl HeldRecord {
     /// The payload (`None`: null).
     pub(crate) fn payload(&self) -> Option<&[u8]> {
         self.message.payload()
@@ -61,6 +79,16 @@ impl Held {
     /// The key (`None`: no key).
     pub(crate) fn key(&self) -> Option<&[u8]> {
         self.message.key()
+    }
+
+    /// The offset.
+    pub(crate) fn offset(&self) -> i64 {
+        self.message.offset()
+    }
+
+    /// The timestamp in milliseconds since the epoch, if it has one.
+    pub(crate) fn timestamp(&self) -> Option<i64> {
+        self.message.timestamp().to_millis()
     }
 
     /// The headers, parsed on the first call.
