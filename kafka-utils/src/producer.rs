@@ -48,7 +48,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::task::AtomicWaker;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _, PurgeConfig, ThreadedProducer};
@@ -65,10 +64,11 @@ use crate::topology::TopicSpec;
 use crate::trace;
 
 mod delivery;
+mod slots;
 
-use delivery::Slot;
 pub use delivery::{BatchDelivery, Delivered, DeliveryFuture};
-use delivery::{BatchState, DeliveryContext, Target, produce_span};
+use delivery::{BatchState, DeliveryContext, produce_span};
+use slots::{Slots, Target};
 
 /// A record to send: the message, and optionally a key, headers and a partition.
 #[derive(Debug)]
@@ -201,6 +201,7 @@ impl<U: User, C> Producer<U, C> {
             user: U::NAME,
             refusal: Refusal::new(),
             purge: std::sync::OnceLock::new(),
+            slots: Arc::new(Slots::default()),
         };
         let producer = config
             .create_with_context(context)
@@ -264,25 +265,21 @@ impl<U: User, C> Producer<U, C> {
         self
     }
 
-    /// A record's slot (with its `kafka.produce` span and, when metrics are kept, the time it
-    /// was sent) and the `traceparent` to write in its headers.
-    fn new_slot(&self, topic: &'static str, target: Target) -> (Arc<Slot>, Option<String>) {
+    /// A record's entry (with its `kafka.produce` span and, when metrics are kept, the time
+    /// it was sent), freed again if it is not queued, and the `traceparent` to write in its
+    /// headers.
+    fn reserve(&self, topic: &'static str, target: Target) -> (Reserved, Option<String>) {
         let span = produce_span(topic);
         let traceparent = trace::traceparent(&span);
-        let sent_at = self
-            .inner
-            .producer
-            .context()
-            .metrics
-            .get()
-            .map(|_| std::time::Instant::now());
-        let slot = Slot {
-            topic,
-            sent_at,
-            span,
-            target,
+        let context = self.inner.producer.context();
+        let sent_at = context.metrics.get().map(|_| std::time::Instant::now());
+        let index = context.slots.insert(topic, sent_at, span, target);
+        let reserved = Reserved {
+            slots: Arc::clone(&context.slots),
+            index,
+            queued: false,
         };
-        (Arc::new(slot), traceparent)
+        (reserved, traceparent)
     }
 
     /// Queues `message` for topic `T` and returns the future of its delivery report.
@@ -315,14 +312,10 @@ impl<U: User, C> Producer<U, C> {
         C: Codec<T::Message>,
     {
         async move {
-            let target = Target::One {
-                report: std::sync::Mutex::new(None),
-                waker: AtomicWaker::new(),
-            };
-            let (slot, traceparent) = self.new_slot(T::NAME, target);
-            self.enqueue_record(&record, Arc::clone(&slot), traceparent.as_deref())
+            let (mut reserved, traceparent) = self.reserve(T::NAME, Target::One);
+            self.enqueue_record(&record, reserved.index, traceparent.as_deref())
                 .await?;
-            Ok(DeliveryFuture { slot })
+            Ok(reserved.queued())
         }
     }
 
@@ -337,11 +330,7 @@ impl<U: User, C> Producer<U, C> {
         payload: Option<&[u8]>,
         headers: &[(&str, Option<&[u8]>)],
     ) -> Result<DeliveryFuture, Error> {
-        let target = Target::One {
-            report: std::sync::Mutex::new(None),
-            waker: AtomicWaker::new(),
-        };
-        let (slot, traceparent) = self.new_slot(topic, target);
+        let (mut reserved, traceparent) = self.reserve(topic, Target::One);
         let fill = |buffer: &mut Vec<u8>, key_buffer: &mut Vec<u8>| {
             buffer.extend_from_slice(payload.unwrap_or_default());
             key_buffer.extend_from_slice(key.unwrap_or_default());
@@ -352,9 +341,9 @@ impl<U: User, C> Producer<U, C> {
             partition: None,
             headers,
         };
-        self.enqueue(place, fill, Arc::clone(&slot), traceparent.as_deref())
+        self.enqueue(place, fill, reserved.index, traceparent.as_deref())
             .await?;
-        Ok(DeliveryFuture { slot })
+        Ok(reserved.queued())
     }
 
     /// Queues every record for topic `T`, in order, and returns one future for all their
@@ -371,23 +360,17 @@ impl<U: User, C> Producer<U, C> {
         C: Codec<T::Message>,
     {
         let records: Vec<Record<'a, T>> = records.into_iter().collect();
-        let state = Arc::new(BatchState {
-            reports: std::sync::Mutex::new((0..records.len()).map(|_| None).collect()),
-            remaining: AtomicUsize::new(records.len()),
-            done: Notify::new(),
-        });
+        let state = Arc::new(BatchState::new(records.len()));
         for (index, record) in records.iter().enumerate() {
             let target = Target::Batch(Arc::clone(&state), index);
-            let (slot, traceparent) = self.new_slot(T::NAME, target);
-            if let Err(e) = self
-                .enqueue_record(record, slot, traceparent.as_deref())
+            let (mut reserved, traceparent) = self.reserve(T::NAME, target);
+            match self
+                .enqueue_record(record, reserved.index, traceparent.as_deref())
                 .await
             {
+                Ok(()) => reserved.queued = true,
                 // Not queued: report it in its place so the batch still completes.
-                if let Ok(mut reports) = state.reports.lock() {
-                    reports[index] = Some(Err(e));
-                }
-                state.remaining.fetch_sub(1, Ordering::AcqRel);
+                Err(e) => state.complete(index, Err(e)),
             }
         }
         Ok(BatchDelivery { state })
@@ -397,7 +380,7 @@ impl<U: User, C> Producer<U, C> {
     async fn enqueue_record<T>(
         &self,
         record: &Record<'_, T>,
-        slot: Arc<Slot>,
+        slot: usize,
         traceparent: Option<&str>,
     ) -> Result<(), Error>
     where
@@ -433,15 +416,15 @@ impl<U: User, C> Producer<U, C> {
         &self,
         place: Placement<'_>,
         fill: impl Fn(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
-        slot: Arc<Slot>,
+        slot: usize,
         traceparent: Option<&str>,
     ) -> Result<(), Error> {
         if let Some(refusal) = self.inner.producer.context().refusal.get() {
             return Err(refusal);
         }
-        let mut slot = slot;
         loop {
-            let attempt = BUFFERS.with(|buffers| {
+            // Whether librdkafka took the record (not: its queue is full).
+            let queued = BUFFERS.with(|buffers| {
                 let (payload, key) = &mut *buffers.borrow_mut();
                 payload.clear();
                 key.clear();
@@ -477,10 +460,10 @@ impl<U: User, C> Producer<U, C> {
                 let context = self.inner.producer.context();
                 context.in_flight.fetch_add(1, Ordering::AcqRel);
                 match self.inner.producer.send(base) {
-                    Ok(()) => Ok(None),
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), base)) => {
+                    Ok(()) => Ok(true),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                         context.in_flight.fetch_sub(1, Ordering::AcqRel);
-                        Ok(Some(base.delivery_opaque))
+                        Ok(false)
                     }
                     Err((e, _)) => {
                         context.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -491,23 +474,19 @@ impl<U: User, C> Producer<U, C> {
                     }
                 }
             })?;
-            match attempt {
-                None => {
-                    let sent = SENT.with(|n| {
-                        let sent = n.get().wrapping_add(1);
-                        n.set(sent);
-                        sent
-                    });
-                    if sent.is_multiple_of(POLL_EVERY) {
-                        self.inner.producer.poll(Duration::ZERO);
-                    }
-                    return Ok(());
-                }
-                Some(returned) => {
-                    slot = returned;
-                    self.wait_for_space().await;
-                }
+            if !queued {
+                self.wait_for_space().await;
+                continue;
             }
+            let sent = SENT.with(|n| {
+                let sent = n.get().wrapping_add(1);
+                n.set(sent);
+                sent
+            });
+            if sent.is_multiple_of(POLL_EVERY) {
+                self.inner.producer.poll(Duration::ZERO);
+            }
+            return Ok(());
         }
     }
 
@@ -548,5 +527,33 @@ impl<U: User, C> Producer<U, C> {
     pub async fn close(self) -> Result<(), Error> {
         let timeout = self.inner.flush_timeout;
         self.flush(timeout).await
+    }
+}
+
+/// A record's entry until it is queued: freed if it is not (an error, or the send future
+/// dropped while waiting for queue space).
+struct Reserved {
+    slots: Arc<Slots>,
+    index: usize,
+    queued: bool,
+}
+
+impl Reserved {
+    /// The record is queued: its report comes to the returned future.
+    fn queued(&mut self) -> DeliveryFuture {
+        self.queued = true;
+        DeliveryFuture {
+            slots: Arc::clone(&self.slots),
+            index: self.index,
+            done: false,
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if !self.queued {
+            self.slots.remove(self.index);
+        }
     }
 }

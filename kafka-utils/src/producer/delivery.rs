@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::task::AtomicWaker;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::ProducerContext;
@@ -14,6 +13,8 @@ use tokio::sync::Notify;
 use crate::Error;
 use crate::metrics::Metrics;
 use crate::refusal::{Refusal, is_login_failure, is_purged, refused};
+
+use super::slots::Slots;
 
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,31 +29,48 @@ pub struct Delivered {
 
 pub(super) type Report = Result<Delivered, Error>;
 
-/// What librdkafka carries with each record until its delivery report: one allocation
-/// per record, shared with the [`DeliveryFuture`] that waits for it.
-pub(super) struct Slot {
-    pub(super) topic: &'static str,
-    /// When it was sent, when metrics are kept.
-    pub(super) sent_at: Option<std::time::Instant>,
-    /// The `kafka.produce` span, ended when the last reference goes.
-    pub(super) span: tracing::Span,
-    pub(super) target: Target,
-}
-
-pub(super) enum Target {
-    /// A single record's report, read by its [`DeliveryFuture`].
-    One {
-        report: std::sync::Mutex<Option<Report>>,
-        waker: AtomicWaker,
-    },
-    /// The `index`th record of a batch.
-    Batch(Arc<BatchState>, usize),
-}
-
+/// The reports of a [`BatchDelivery`], filled in as they come.
 pub(super) struct BatchState {
-    pub(super) reports: std::sync::Mutex<Vec<Option<Report>>>,
-    pub(super) remaining: AtomicUsize,
-    pub(super) done: Notify,
+    reports: std::sync::Mutex<Vec<Option<Report>>>,
+    remaining: AtomicUsize,
+    done: Notify,
+}
+
+impl BatchState {
+    /// Waiting for `records` reports.
+    pub(super) fn new(records: usize) -> Self {
+        BatchState {
+            reports: std::sync::Mutex::new((0..records).map(|_| None).collect()),
+            remaining: AtomicUsize::new(records),
+            done: Notify::new(),
+        }
+    }
+
+    /// Report `place` came.
+    pub(super) fn complete(&self, place: usize, report: Report) {
+        if let Some(slot) = self.lock().get_mut(place) {
+            *slot = Some(report);
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+
+    /// How many reports are still to come.
+    pub(super) fn remaining(&self) -> usize {
+        self.remaining.load(Ordering::Acquire)
+    }
+
+    /// The reports so far, taken out.
+    pub(super) fn take(&self) -> Vec<Option<Report>> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<Report>>> {
+        self.reports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Completes delivery futures, and wakes senders waiting for queue space.
@@ -70,6 +88,16 @@ pub(super) struct DeliveryContext {
     pub(super) refusal: Refusal,
     /// Purges the queue (set once the producer exists).
     pub(super) purge: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// What each record in flight carries.
+    pub(super) slots: Arc<Slots>,
+}
+
+impl Drop for DeliveryContext {
+    fn drop(&mut self) {
+        // The producer is destroyed: no report will come any more.
+        self.slots
+            .close("the producer was dropped before the record's delivery report");
+    }
 }
 
 /// The span of one produced record; partition and offset are recorded on delivery.
@@ -108,55 +136,45 @@ impl rdkafka::ClientContext for DeliveryContext {
 }
 
 impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = Arc<Slot>;
+    /// The record's entry in [`Slots`].
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, slot: Arc<Slot>) {
-        if let Ok(message) = result {
-            slot.span
-                .record("messaging.kafka.partition", message.partition());
-            slot.span.record("messaging.kafka.offset", message.offset());
-        }
-        if let Some(metrics) = self.metrics.get() {
-            let topic = metrics.topic(slot.topic);
-            if result.is_ok() {
-                topic.produced.inc();
-                if let Some(sent_at) = slot.sent_at {
-                    topic.delivery_latency.observe(sent_at.elapsed());
-                }
-            } else {
-                topic.produce_errors.inc();
+    fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
+        self.slots.deliver(index, |entry| {
+            if let Ok(message) = result {
+                entry
+                    .span
+                    .record("messaging.kafka.partition", message.partition());
+                entry
+                    .span
+                    .record("messaging.kafka.offset", message.offset());
             }
-        }
-        let outcome = |topic: &'static str| match result {
-            Ok(message) => Ok(Delivered {
-                topic,
-                partition: message.partition(),
-                offset: message.offset(),
-            }),
-            Err((error, _)) => match self.refusal.get() {
-                Some(refusal) if is_purged(error) => Err(refusal),
-                _ => Err(Error::kafka(
-                    format!("delivering a record to topic `{topic}`"),
-                    error.clone(),
-                )),
-            },
-        };
-        match &slot.target {
-            Target::One { report, waker } => {
-                if let Ok(mut report) = report.lock() {
-                    *report = Some(outcome(slot.topic));
-                }
-                waker.wake();
-            }
-            Target::Batch(state, index) => {
-                if let Ok(mut reports) = state.reports.lock() {
-                    reports[*index] = Some(outcome(slot.topic));
-                }
-                if state.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    state.done.notify_one();
+            if let Some(metrics) = self.metrics.get() {
+                let topic = metrics.topic(entry.topic);
+                if result.is_ok() {
+                    topic.produced.inc();
+                    if let Some(sent_at) = entry.sent_at {
+                        topic.delivery_latency.observe(sent_at.elapsed());
+                    }
+                } else {
+                    topic.produce_errors.inc();
                 }
             }
-        }
+            match result {
+                Ok(message) => Ok(Delivered {
+                    topic: entry.topic,
+                    partition: message.partition(),
+                    offset: message.offset(),
+                }),
+                Err((error, _)) => match self.refusal.get() {
+                    Some(refusal) if is_purged(error) => Err(refusal),
+                    _ => Err(Error::kafka(
+                        format!("delivering a record to topic `{}`", entry.topic),
+                        error.clone(),
+                    )),
+                },
+            }
+        });
         let left = self
             .in_flight
             .fetch_sub(1, Ordering::AcqRel)
@@ -169,15 +187,19 @@ impl ProducerContext for DeliveryContext {
 
 /// The delivery report of one record: resolves once the broker acknowledged it (or it
 /// failed for good).
-#[derive(Debug)]
 #[must_use = "a delivery report says whether the record was written"]
 pub struct DeliveryFuture {
-    pub(super) slot: Arc<Slot>,
+    pub(super) slots: Arc<Slots>,
+    pub(super) index: usize,
+    /// The report was taken (the entry is free, maybe already another record's).
+    pub(super) done: bool,
 }
 
-impl std::fmt::Debug for Slot {
+impl std::fmt::Debug for DeliveryFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").field("topic", &self.topic).finish()
+        f.debug_struct("DeliveryFuture")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
     }
 }
 
@@ -185,33 +207,27 @@ impl std::future::Future for DeliveryFuture {
     type Output = Result<Delivered, Error>;
 
     fn poll(
-        self: std::pin::Pin<&mut Self>,
+        mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let Target::One { report, waker } = &self.slot.target else {
+        if self.done {
             return std::task::Poll::Ready(Err(Error::Runtime(
-                "a batch record's report is read through its BatchDelivery".into(),
-            )));
-        };
-        let take = || match report.lock() {
-            Ok(mut report) => report.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        if let Some(report) = take() {
-            return std::task::Poll::Ready(report);
-        }
-        waker.register(cx.waker());
-        // The report may have come between the first look and the registration.
-        if let Some(report) = take() {
-            return std::task::Poll::Ready(report);
-        }
-        if Arc::strong_count(&self.slot) == 1 {
-            // librdkafka dropped the record's opaque without a report: the producer is gone.
-            return std::task::Poll::Ready(Err(Error::Runtime(
-                "the producer was dropped before the record's delivery report".into(),
+                "the record's delivery report was already taken".into(),
             )));
         }
-        std::task::Poll::Pending
+        let polled = self.slots.poll_report(self.index, cx.waker());
+        if polled.is_ready() {
+            self.done = true;
+        }
+        polled
+    }
+}
+
+impl Drop for DeliveryFuture {
+    fn drop(&mut self) {
+        if !self.done {
+            self.slots.unwatch(self.index);
+        }
     }
 }
 
@@ -224,7 +240,7 @@ pub struct BatchDelivery {
 impl std::fmt::Debug for BatchDelivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchDelivery")
-            .field("remaining", &self.state.remaining.load(Ordering::Acquire))
+            .field("remaining", &self.state.remaining())
             .finish()
     }
 }
@@ -234,17 +250,14 @@ impl BatchDelivery {
     pub async fn wait(self) -> Vec<Result<Delivered, Error>> {
         loop {
             let notified = self.state.done.notified();
-            if self.state.remaining.load(Ordering::Acquire) == 0 {
+            if self.state.remaining() == 0 {
                 break;
             }
             let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }
-        let mut reports = match self.state.reports.lock() {
-            Ok(reports) => reports,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        reports
-            .drain(..)
+        self.state
+            .take()
+            .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(Error::Runtime("missing delivery report".into()))))
             .collect()
     }
