@@ -15,7 +15,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 
-use super::{BoxError, due_ns, duration, epoch, now_ns, topics, users};
+use super::{BoxError, due_ns, duration, now_ns, topics, users};
 use crate::job::{Job, Outcome, Payload, body};
 
 /// How long the receiving side may take, after the last send, to see the last record.
@@ -163,7 +163,10 @@ pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, Box
         let due = due_ns(start_ns, i, job.rate);
         let now = now_ns();
         if due > now {
-            tokio::time::sleep_until((epoch() + Duration::from_nanos(due)).into()).await;
+            // Paced like the raw sender, to the microsecond: this loop runs on `block_on`'s
+            // thread, not a runtime worker (the app runs there), and tokio's timer would round
+            // each wait up to the next millisecond, a lateness counted against the client.
+            std::thread::sleep(Duration::from_nanos(due - now));
         }
         value.id = i;
         value.sent_at = due;
