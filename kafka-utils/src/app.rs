@@ -101,7 +101,7 @@ mod worker;
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
-use worker::{Batch, Call, HandlerFuture, Route, Runner};
+use worker::{Batch, BatchFuture, Env, Route, RunBatch, Runner};
 
 /// What a handler gets besides the message.
 ///
@@ -360,18 +360,23 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         E: Display,
     {
         let codec = self.codec.clone();
-        let call: Arc<Call<U>> = Arc::new(move |payload: &[u8], ctx: Context<U>| {
-            let value = codec.decode(payload).map_err(|source| Error::Decode {
-                topic: T::NAME.to_string(),
-                partition: ctx.partition,
-                offset: ctx.offset,
-                source,
-            })?;
-            let future = handler(value, ctx);
-            Ok(Box::pin(async move { future.await.map_err(|e| e.to_string()) }) as HandlerFuture)
+        let handler = Arc::new(handler);
+        let run: Arc<RunBatch<U>> = Arc::new(move |batch: Arc<Batch<U>>, env: Arc<Env<U>>| {
+            let (codec, handler) = (codec.clone(), Arc::clone(&handler));
+            let call = move |payload: &[u8], ctx: Context<U>| {
+                let value = codec.decode(payload).map_err(|source| Error::Decode {
+                    topic: T::NAME.to_string(),
+                    partition: ctx.partition,
+                    offset: ctx.offset,
+                    source,
+                })?;
+                let handled = handler(value, ctx);
+                Ok(async move { handled.await.map_err(|e| e.to_string()) })
+            };
+            Box::pin(worker::run_batch(batch, env, call)) as BatchFuture
         });
         let route = Route {
-            call,
+            run,
             spec: T::SPEC,
             validator: None,
             retry: None,

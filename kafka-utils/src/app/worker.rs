@@ -24,12 +24,14 @@ use crate::schema::MessageValidator;
 use crate::settings::Settings;
 use crate::trace;
 
-pub(super) type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-pub(super) type Call<U> = dyn Fn(&[u8], Context<U>) -> Result<HandlerFuture, Error> + Send + Sync;
+/// A topic's handler, run over a batch of its records: one boxed future per batch, and the
+/// handler's own futures awaited in it as they are (see [`run_batch`]).
+pub(super) type RunBatch<U> = dyn Fn(Arc<Batch<U>>, Arc<Env<U>>) -> BatchFuture + Send + Sync;
+pub(super) type BatchFuture = Pin<Box<dyn Future<Output = Flow> + Send>>;
 
 /// A topic's handler, how often it is tried, and where what fails goes.
 pub(super) struct Route<U: User> {
-    pub(super) call: Arc<Call<U>>,
+    pub(super) run: Arc<RunBatch<U>>,
     pub(super) spec: &'static crate::topology::TopicSpec,
     /// The topic's schema check, when the app validates and the message type has a schema.
     pub(super) validator: Option<Arc<MessageValidator>>,
@@ -95,6 +97,27 @@ pub(super) struct Runner {
     pub(super) group: Arc<str>,
 }
 
+/// What one worker's batches need besides their records.
+pub(super) struct Env<U: User> {
+    consumer: Arc<StreamConsumer<GroupContext>>,
+    stopping: Arc<AtomicBool>,
+    default_retry: Retry,
+    metrics: Option<Metrics>,
+    group: Arc<str>,
+    producer: Producer<U>,
+    settings: Arc<Settings>,
+}
+
+/// How a batch ended.
+pub(super) enum Flow {
+    /// Every record was handled or dead-lettered: on to the next batch.
+    Next,
+    /// The app is stopping.
+    Stop,
+    /// A record failed without a dead letter (or its dead letter could not be written).
+    Fail(Error),
+}
+
 impl Runner {
     /// Handles one partition's records in order; stores the offsets of those handled or
     /// dead-lettered (the last of each batch). A record that fails without a dead letter (or whose dead
@@ -106,85 +129,103 @@ impl Runner {
         producer: Producer<U>,
         settings: Arc<Settings>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let consumer = Arc::clone(&self.consumer);
         let semaphore = Arc::clone(&self.semaphore);
-        let stopping = Arc::clone(&self.stopping);
-        let default_retry = self.retry;
-        let metrics = self.metrics.clone();
-        let group = Arc::clone(&self.group);
+        let env = Arc::new(Env {
+            consumer: Arc::clone(&self.consumer),
+            stopping: Arc::clone(&self.stopping),
+            default_retry: self.retry,
+            metrics: self.metrics.clone(),
+            group: Arc::clone(&self.group),
+            producer,
+            settings,
+        });
         async move {
-            // Each batch holds records of this worker's partition, in order; the offset of
-            // the last one done is stored once the batch is through (or the worker stops).
             while let Some(batch) = jobs.recv().await {
                 // A worker runs one handler at a time: one permit covers its whole batch.
                 let Ok(_permit) = semaphore.acquire().await else {
                     return;
                 };
-                let batch = Arc::new(batch);
-                let mut done = None;
-                for index in 0..batch.records.records().len() {
-                    let job = batch.job(index);
-                    if stopping.load(Ordering::Acquire) {
-                        store(&consumer, done);
+                let run = Arc::clone(&batch.route.run);
+                match run(Arc::new(batch), Arc::clone(&env)).await {
+                    Flow::Next => {}
+                    Flow::Stop => return,
+                    Flow::Fail(error) => {
+                        let _ = fail.send(error);
                         return;
                     }
-                    let counted = metrics.as_ref().map(|m| m.topic(job.topic));
-                    let retry = job.route.retry.unwrap_or(default_retry);
-                    let outcome = attempt(
-                        &batch, index, retry, &producer, &settings, &stopping, &counted,
-                    )
-                    .await;
-                    let (reason, error, attempts) = match outcome {
-                        Outcome::Handled => {
-                            done = Some(Done::of(&job));
-                            continue;
-                        }
-                        Outcome::Abandoned => {
-                            store(&consumer, done);
-                            return;
-                        }
-                        Outcome::Failed {
-                            reason,
-                            error,
-                            attempts,
-                        } => (reason, error, attempts),
-                    };
-                    let failure = match job.route.dead_letter {
-                        None => {
-                            tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
-                            error
-                        }
-                        Some(dead_letter) => {
-                            match dead_letter_one(
-                                &producer,
-                                dead_letter,
-                                &job,
-                                &group,
-                                reason,
-                                error,
-                                attempts,
-                            )
-                            .await
-                            {
-                                Ok(()) => {
-                                    if let Some(counted) = &counted {
-                                        counted.dead_lettered.inc();
-                                    }
-                                    done = Some(Done::of(&job));
-                                    continue;
-                                }
-                                Err(error) => error,
-                            }
-                        }
-                    };
-                    store(&consumer, done);
-                    let _ = fail.send(failure);
-                    return;
                 }
-                store(&consumer, done);
             }
         }
     }
+}
+
+/// Handles the records of `batch` in order with `call` (which decodes a payload and calls the
+/// handler); the offset of the last one handled or dead-lettered is stored once the batch is
+/// through, or when it stops early.
+pub(super) async fn run_batch<U, C, Fut>(batch: Arc<Batch<U>>, env: Arc<Env<U>>, call: C) -> Flow
+where
+    U: User,
+    C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut done = None;
+    for index in 0..batch.records.records().len() {
+        let job = batch.job(index);
+        if env.stopping.load(Ordering::Acquire) {
+            store(&env.consumer, done);
+            return Flow::Stop;
+        }
+        let counted = env.metrics.as_ref().map(|m| m.topic(job.topic));
+        let retry = job.route.retry.unwrap_or(env.default_retry);
+        let outcome = attempt(&batch, index, retry, &env, &call, &counted).await;
+        let (reason, error, attempts) = match outcome {
+            Outcome::Handled => {
+                done = Some(Done::of(&job));
+                continue;
+            }
+            Outcome::Abandoned => {
+                store(&env.consumer, done);
+                return Flow::Stop;
+            }
+            Outcome::Failed {
+                reason,
+                error,
+                attempts,
+            } => (reason, error, attempts),
+        };
+        let failure = match job.route.dead_letter {
+            None => {
+                tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
+                error
+            }
+            Some(dead_letter) => {
+                let written = dead_letter_one(
+                    &env.producer,
+                    dead_letter,
+                    &job,
+                    &env.group,
+                    reason,
+                    error,
+                    attempts,
+                )
+                .await;
+                match written {
+                    Ok(()) => {
+                        if let Some(counted) = &counted {
+                            counted.dead_lettered.inc();
+                        }
+                        done = Some(Done::of(&job));
+                        continue;
+                    }
+                    Err(error) => error,
+                }
+            }
+        };
+        store(&env.consumer, done);
+        return Flow::Fail(failure);
+    }
+    store(&env.consumer, done);
+    Flow::Next
 }
 
 /// The last record of a batch that was handled or dead-lettered.
@@ -255,16 +296,20 @@ fn store(consumer: &StreamConsumer<GroupContext>, done: Option<Done>) {
     }
 }
 
-/// Decodes and handles record `index` of `batch`, up to `retry.attempts` times.
-async fn attempt<U: User>(
+/// Decodes and handles record `index` of `batch` with `call`, up to `retry.attempts` times.
+async fn attempt<U, C, Fut>(
     batch: &Arc<Batch<U>>,
     index: usize,
     retry: Retry,
-    producer: &Producer<U>,
-    settings: &Arc<Settings>,
-    stopping: &AtomicBool,
+    env: &Env<U>,
+    call: &C,
     counted: &Option<Arc<TopicMetrics>>,
-) -> Outcome {
+) -> Outcome
+where
+    U: User,
+    C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
+    Fut: Future<Output = Result<(), String>>,
+{
     let job = batch.job(index);
     // What is not JSON at all is left to the decoder (a `decode` dead letter).
     if let Some(validator) = &job.route.validator
@@ -285,8 +330,8 @@ async fn attempt<U: User>(
             partition: job.partition,
             offset: job.offset,
             timestamp: job.timestamp,
-            producer: producer.clone(),
-            settings: Arc::clone(settings),
+            producer: env.producer.clone(),
+            settings: Arc::clone(&env.settings),
             batch: Arc::clone(batch),
             index,
         };
@@ -308,8 +353,8 @@ async fn attempt<U: User>(
         }
         let started = counted.as_ref().map(|_| std::time::Instant::now());
         // The handler is user code: a panic in it is a failed attempt, not a dead worker.
-        let call = std::panic::catch_unwind(AssertUnwindSafe(|| (job.route.call)(payload, ctx)));
-        let result = match call {
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| call(payload, ctx)));
+        let result = match called {
             Ok(Ok(future)) => match AssertUnwindSafe(future.instrument(span))
                 .catch_unwind()
                 .await
@@ -350,12 +395,12 @@ async fn attempt<U: User>(
                 attempts: attempt,
             };
         }
-        if stopping.load(Ordering::Acquire) {
+        if env.stopping.load(Ordering::Acquire) {
             return Outcome::Abandoned;
         }
         tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, attempt, %message, "handler failed; retrying");
         tokio::time::sleep(retry.delay(attempt)).await;
-        if stopping.load(Ordering::Acquire) {
+        if env.stopping.load(Ordering::Acquire) {
             return Outcome::Abandoned;
         }
     }
