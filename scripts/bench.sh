@@ -33,8 +33,20 @@ export BENCH_PYTHON=$venv/bin/python
 export BENCH_DATE=${BENCH_DATE:-$(date -u +%Y-%m-%d)}
 export BENCH_BROKER="Apache Kafka $kafka_version (KRaft, one node, JVM heap 1 GiB), on 127.0.0.1"
 export BENCH_JAVA=$(java -version 2>&1 | head -n 1)
-# The benchmark's broker keeps its data apart from the tests' broker.
+# The benchmark's broker keeps its data apart from the tests' broker, starts empty and leaves
+# nothing behind (its runs write tens of gigabytes).
 export KAFKA_TEST_STATE_DIR=${KAFKA_TEST_STATE_DIR:-$repo/target/bench-broker}
+need_gib=${BENCH_DISK_GIB:-20}
+mkdir -p "$(dirname "$KAFKA_TEST_STATE_DIR")"
+free_gib=$(($(df -Pk "$(dirname "$KAFKA_TEST_STATE_DIR")" | awk 'NR == 2 { print $4 }') / 1048576))
+if ((free_gib < need_gib)); then
+  echo "bench.sh: $free_gib GiB free under $(dirname "$KAFKA_TEST_STATE_DIR"); the broker's data needs about $need_gib GiB (BENCH_DISK_GIB)" >&2
+  exit 1
+fi
+if [[ $KAFKA_TEST_STATE_DIR == "$repo/target/bench-broker" ]]; then
+  rm -rf "$KAFKA_TEST_STATE_DIR"
+  trap 'rm -rf "$repo/target/bench-broker"' EXIT
+fi
 export KAFKA_TEST_BROKER=local
 unset KAFKA_BOOTSTRAP_SERVERS
 

@@ -78,7 +78,7 @@ fn config() -> Result<Config, BoxError> {
     }
     Ok(Config {
         bootstrap,
-        reps: number("BENCH_REPS", if quick { 1 } else { 3 })?.max(1),
+        reps: number("BENCH_REPS", if quick { 1 } else { 5 })?.max(1),
         seconds: number("BENCH_SECONDS", if quick { 1.0 } else { 4.0 })?,
         latency_seconds: number("BENCH_LATENCY_SECONDS", if quick { 2.0 } else { 10.0 })?,
         latency_warmup: number("BENCH_LATENCY_WARMUP", if quick { 2.0 } else { 3.0 })?,
