@@ -30,7 +30,7 @@ const DESCRIPTIONS: [(&str, &str); 6] = [
     ),
     (
         "typed",
-        "kafka-utils `Producer` (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`)",
+        "kafka-utils `Producer` (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`, no headers read, like raw)",
     ),
     (
         "runner",
