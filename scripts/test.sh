@@ -26,8 +26,10 @@ cargo test --workspace --locked --no-run
 
 step "waiting for the broker"
 bash broker/kafka.sh wait
-if [[ -f broker/state/env && ( -z ${KAFKA_BOOTSTRAP_SERVERS:-} || ${KAFKA_TEST_BROKER:-} == local ) ]]; then
-  source broker/state/env
+# The broker's state directory: broker/state, or KAFKA_TEST_STATE_DIR as kafka.sh reads it.
+broker_env=${KAFKA_TEST_STATE_DIR:-broker/state}/env
+if [[ -f $broker_env && ( -z ${KAFKA_BOOTSTRAP_SERVERS:-} || ${KAFKA_TEST_BROKER:-} == local ) ]]; then
+  source "$broker_env"
 fi
 
 step "cargo test"
