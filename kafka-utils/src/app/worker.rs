@@ -168,6 +168,9 @@ where
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
     Fut: Future<Output = Result<(), String>>,
 {
+    // One topic per batch: its metrics and retry policy are looked up once.
+    let counted = env.metrics.as_ref().map(|m| m.topic(batch.topic));
+    let retry = batch.route.retry.unwrap_or(env.default_retry);
     let mut done = None;
     for index in 0..batch.records.records().len() {
         let job = batch.job(index);
@@ -175,8 +178,6 @@ where
             store(&env.consumer, done);
             return Flow::Stop;
         }
-        let counted = env.metrics.as_ref().map(|m| m.topic(job.topic));
-        let retry = job.route.retry.unwrap_or(env.default_retry);
         let outcome = attempt(&batch, index, retry, &env, &call, &counted).await;
         let (reason, error, attempts) = match outcome {
             Outcome::Handled => {
