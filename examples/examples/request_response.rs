@@ -89,7 +89,7 @@ async fn handle_request(
             )),
         }
     };
-    ctx.producer
+    ctx.producer()
         .send_record(
             service_topics::Response,
             Record::new(&response).key(&request.id),

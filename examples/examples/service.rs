@@ -79,7 +79,7 @@ async fn handle(
         order: order.id,
         accepted,
     };
-    ctx.producer.send(topics::Audit, &audit).await?.await?;
+    ctx.producer().send(topics::Audit, &audit).await?.await?;
     Ok(())
 }
 

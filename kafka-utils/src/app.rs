@@ -50,7 +50,7 @@
 //! }
 //!
 //! async fn double(n: u32, ctx: Context<users::Doubler>) -> Result<(), kafka_utils::Error> {
-//!     ctx.producer.send(topics::Answers, &(n * 2)).await?.await?;
+//!     ctx.producer().send(topics::Answers, &(n * 2)).await?.await?;
 //!     Ok(())
 //! }
 //!
@@ -83,99 +83,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::{FutureExt as _, StreamExt as _};
-use rdkafka::consumer::Consumer as _;
-use rdkafka::message::Message;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
-use crate::codec::{Codec, CodecError, Json, KafkaKey};
+use crate::codec::{Codec, Json};
 use crate::consumer::{
-    HeldBatch, commit_stored, create_consumer, find_header, group_for, receive_error, static_topic,
+    GroupContext, HeldBatch, Record, commit_stored, create_consumer, group_for, receive_error,
+    static_topic,
 };
 use crate::metrics::{Metrics, TopicMetrics};
 
+mod context;
 mod worker;
+
+pub use context::Context;
 
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
-use worker::{Batch, BatchFuture, Env, Route, RunBatch, Runner};
-
-/// What a handler gets besides the message.
-///
-/// The key and headers are read from the record as it was fetched, when asked for: a
-/// handler that does not look at them costs nothing for them.
-///
-/// ```
-/// use kafka_utils::prelude::*;
-/// use kafka_utils::app::Context;
-///
-/// #[derive(KafkaUsers)]
-/// pub enum Users {
-///     #[user(name = "shop")]
-///     Shop,
-/// }
-///
-/// async fn take(order: String, ctx: Context<users::Shop>) -> Result<(), String> {
-///     let customer: u64 = ctx.key_as().map_err(|e| e.to_string())?;
-///     let lang = ctx.header("lang").unwrap_or(b"en");
-///     println!("{order} from {customer} ({}), offset {}", String::from_utf8_lossy(lang), ctx.offset);
-///     Ok(())
-/// }
-/// ```
-pub struct Context<U: User> {
-    /// The topic the record came from.
-    pub topic: &'static str,
-    /// Its partition.
-    pub partition: i32,
-    /// Its offset.
-    pub offset: i64,
-    /// Its timestamp in milliseconds since the epoch, if it has one.
-    pub timestamp: Option<i64>,
-    /// A producer of the same user, for replies.
-    pub producer: Producer<U>,
-    /// The app's settings.
-    pub settings: Arc<Settings>,
-    /// The batch the record came in, and where in it.
-    batch: Arc<worker::Batch<U>>,
-    index: usize,
-}
-
-impl<U: User> Context<U> {
-    /// The record's key bytes (`None`: it has no key).
-    pub fn key(&self) -> Option<&[u8]> {
-        self.batch.records.records()[self.index].key()
-    }
-
-    /// The key as a `K`.
-    pub fn key_as<K: KafkaKey>(&self) -> Result<K, CodecError> {
-        K::read_key(self.key())
-    }
-
-    /// The record's headers, in order (`None`: a null value). Parsed on the first call.
-    pub fn headers(&self) -> &[(String, Option<Vec<u8>>)] {
-        self.batch.records.records()[self.index].headers()
-    }
-
-    /// The value of the first header named `name`.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        find_header(self.headers(), name)
-    }
-}
-
-impl<U: User> std::fmt::Debug for Context<U> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("user", &U::NAME)
-            .field("topic", &self.topic)
-            .field("partition", &self.partition)
-            .field("offset", &self.offset)
-            .field("timestamp", &self.timestamp)
-            .finish_non_exhaustive()
-    }
-}
+use worker::{Batch, BatchFuture, Route, RunBatch, Runner, Work};
 
 /// How often a failing handler is tried, and how long to wait in between.
 ///
@@ -361,7 +290,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     {
         let codec = self.codec.clone();
         let handler = Arc::new(handler);
-        let run: Arc<RunBatch<U>> = Arc::new(move |batch: Arc<Batch<U>>, env: Arc<Env<U>>| {
+        let run: Arc<RunBatch<U>> = Arc::new(move |work: Arc<Work<U>>| {
             let (codec, handler) = (codec.clone(), Arc::clone(&handler));
             let call = move |payload: &[u8], ctx: Context<U>| {
                 let value = codec.decode(payload).map_err(|source| Error::Decode {
@@ -373,7 +302,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 let handled = handler(value, ctx);
                 Ok(async move { handled.await.map_err(|e| e.to_string()) })
             };
-            Box::pin(worker::run_batch(batch, env, call)) as BatchFuture
+            Box::pin(worker::run_batch(work, call)) as BatchFuture
         });
         let route = Route {
             run,
@@ -389,6 +318,41 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     /// Runs until SIGINT or SIGTERM, then stops gracefully.
     pub async fn run(self) -> Result<(), Error> {
         self.run_until(shutdown_signal()).await
+    }
+
+    /// The batch of `record`'s partition among `batches` (a new one for a partition not
+    /// there yet); `None` for a topic without a handler.
+    fn batch_for<'b>(
+        &self,
+        batches: &'b mut Vec<Batch<U>>,
+        topics: &[&'static str],
+        consumer: &Arc<StreamConsumer<GroupContext>>,
+        counted: &HashMap<&'static str, Arc<TopicMetrics>>,
+        record: &impl Record,
+        batch_max: usize,
+    ) -> Option<&'b mut Batch<U>> {
+        let topic = static_topic(topics, record);
+        let partition = record.partition();
+        let index = match batches
+            .iter()
+            .position(|b| b.partition == partition && b.topic == topic)
+        {
+            Some(index) => index,
+            None => {
+                let route = self.routes.get(topic)?;
+                batches.push(Batch {
+                    route: Arc::clone(route),
+                    topic,
+                    partition,
+                    records: HeldBatch::new(consumer, batch_max.min(64)),
+                });
+                batches.len() - 1
+            }
+        };
+        if let Some(metrics) = counted.get(topic) {
+            metrics.consumed.inc();
+        }
+        Some(&mut batches[index])
     }
 
     /// Runs until `stop` completes (or a record fails for good), then stops gracefully.
@@ -434,8 +398,12 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         let mut failure = None;
         // One message stream for the whole run: it registers its waker once.
         let mut stream = consumer.stream();
+        let queues = &consumer.context().queues;
         let mut batches: Vec<Batch<U>> = Vec::new();
+        let mut fetched = Vec::new();
         'run: loop {
+            // The consumer's queue (records of partitions not split, and the group's events)
+            // or a partition's own queue.
             let mut next = tokio::select! {
                 biased;
                 () = &mut stop => break,
@@ -443,34 +411,29 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 error = &mut refusal => { failure = Some(error); break }
                 next = async {
                     let _polling = self.probe.polling();
-                    stream.next().await
+                    tokio::select! {
+                        next = stream.next() => next,
+                        () = queues.ready() => None,
+                    }
                 } => next,
             };
+            if next.is_none() {
+                next = stream.next().now_or_never().flatten();
+            }
             let mut taken = 0;
             while let Some(received) = next {
                 taken += 1;
                 match received {
                     Ok(message) => {
-                        let topic = static_topic(&topics, &message);
-                        let partition = message.partition();
-                        let found = batches
-                            .iter()
-                            .position(|b| b.partition == partition && b.topic == topic);
-                        let index = found.or_else(|| {
-                            let route = self.routes.get(topic)?;
-                            batches.push(Batch {
-                                route: Arc::clone(route),
-                                topic,
-                                partition,
-                                records: HeldBatch::new(&consumer),
-                            });
-                            Some(batches.len() - 1)
-                        });
-                        if let Some(index) = index {
-                            if let Some(metrics) = counted.get(topic) {
-                                metrics.consumed.inc();
-                            }
-                            batches[index].records.push(message);
+                        if let Some(batch) = self.batch_for(
+                            &mut batches,
+                            &topics,
+                            &consumer,
+                            &counted,
+                            &message,
+                            batch_max,
+                        ) {
+                            batch.records.push(message);
                         }
                     }
                     Err(e) => match receive_error(U::NAME, e) {
@@ -485,6 +448,29 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                     break;
                 }
                 next = stream.next().now_or_never().flatten();
+            }
+            if taken < batch_max {
+                queues.take(batch_max - taken, &mut fetched);
+            }
+            for record in fetched.drain(..) {
+                if let Some(e) = record.error() {
+                    match receive_error(U::NAME, e) {
+                        refusal @ Error::Refused { .. } => {
+                            failure = Some(refusal);
+                            break 'run;
+                        }
+                        error => tracing::warn!(%error, "consumer error"),
+                    }
+                } else if let Some(batch) = self.batch_for(
+                    &mut batches,
+                    &topics,
+                    &consumer,
+                    &counted,
+                    &record,
+                    batch_max,
+                ) {
+                    batch.records.push_fetched(record);
+                }
             }
             for batch in batches.drain(..) {
                 let sender = workers

@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{Headers as _, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::Error;
@@ -66,10 +66,13 @@ use crate::probe::ConsumerProbe;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
 
+mod fetched;
 mod group;
 mod held;
+mod queues;
 
 use crate::topology::TopicSpec;
+pub(crate) use fetched::{Fetched, Record};
 pub(crate) use group::{GroupContext, create_consumer, group_for, receive_error};
 pub(crate) use held::{HeldBatch, HeldRecord};
 
@@ -228,6 +231,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             headers: self.headers,
             max_poll_records: self.settings.max_poll_records,
             pending_error: Mutex::new(None),
+            carried: Mutex::new(Vec::new()),
             types: PhantomData,
         })
     }
@@ -247,6 +251,8 @@ pub struct Consumer<U: User, M, C = Json> {
     validators: Vec<(&'static str, MessageValidator)>,
     /// A decode error met inside a batch, reported by the next call.
     pending_error: Mutex<Option<Error>>,
+    /// Records taken from librdkafka after that error, received by the next calls first.
+    carried: Mutex<Vec<Fetched>>,
     types: PhantomData<fn() -> (U, M)>,
 }
 
@@ -278,7 +284,7 @@ impl<U: User, M> Consumer<U, M, Json> {
 
 /// The declared name of the topic `message` came from (without asking librdkafka for the
 /// name when only one topic is subscribed).
-pub(crate) fn static_topic(topics: &[&'static str], message: &BorrowedMessage<'_>) -> &'static str {
+pub(crate) fn static_topic(topics: &[&'static str], message: &impl Record) -> &'static str {
     match topics {
         [only] => only,
         _ => {
@@ -319,7 +325,7 @@ pub fn owned_headers(message: &impl Message) -> Vec<(String, Option<Vec<u8>>)> {
 pub(crate) fn decode<M, C: Codec<M>>(
     codec: &C,
     topic: &'static str,
-    message: &BorrowedMessage<'_>,
+    message: &impl Record,
     with_headers: bool,
     validator: Option<&MessageValidator>,
 ) -> Result<Received<M>, Error> {
@@ -340,7 +346,7 @@ pub(crate) fn decode<M, C: Codec<M>>(
     }
     let value = codec.decode(payload).map_err(undecodable)?;
     let headers = if with_headers {
-        owned_headers(message)
+        message.headers()
     } else {
         Vec::new()
     };
@@ -349,7 +355,7 @@ pub(crate) fn decode<M, C: Codec<M>>(
         topic,
         partition: message.partition(),
         offset: message.offset(),
-        timestamp: message.timestamp().to_millis(),
+        timestamp: message.timestamp(),
         key: message.key().map(<[u8]>::to_vec),
         headers,
     })
@@ -363,16 +369,8 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
         }
     }
 
-    async fn next_message(&self) -> Result<Received<M>, Error> {
-        let message = tokio::select! {
-            message = self.inner.recv() => message.map_err(|e| receive_error(U::NAME, e))?,
-            refusal = self.inner.context().refusal.wait() => return Err(refusal),
-        };
-        self.decode(&message)
-    }
-
     /// Decodes `message` (checked against its topic's schema with `validate_schemas`).
-    fn decode(&self, message: &BorrowedMessage<'_>) -> Result<Received<M>, Error> {
+    fn decode(&self, message: &impl Record) -> Result<Received<M>, Error> {
         let topic = static_topic(&self.topics, message);
         let validator = self
             .validators
@@ -385,11 +383,9 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
     /// topic, partition and offset; it is not acknowledged.
     pub async fn recv(&self) -> Result<Received<M>, Error> {
-        self.take_pending_error()?;
-        let _polling = self.probe.polling();
-        let received = self.next_message().await?;
-        self.count(received.topic, 1);
-        Ok(received)
+        let mut one = self.receive(1).await?;
+        one.pop()
+            .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
     }
 
     fn count(&self, topic: &str, records: usize) {
@@ -406,50 +402,127 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// Waits for the next record, then takes those already fetched, up to
     /// `KAFKA_MAX_POLL_RECORDS` in all.
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
+        self.receive(self.max_poll_records.max(1)).await
+    }
+
+    /// Waits for a record, then takes those already fetched, up to `max`: from the
+    /// consumer's queue (which also serves the group's events) and from the assigned
+    /// partitions' own queues, many per call. A record that cannot be decoded ends the
+    /// batch, and is reported by the next call when records came before it.
+    async fn receive(&self, max: usize) -> Result<Vec<Received<M>>, Error> {
         use futures::StreamExt;
         self.take_pending_error()?;
         let _polling = self.probe.polling();
-        // One message stream for the whole batch: it registers its waker once.
+        let context = self.inner.context();
+        // One message stream for the whole call: it registers its waker once.
         let mut stream = self.inner.stream();
-        let mut batch = Vec::with_capacity(self.max_poll_records.min(1024));
-        while batch.len() < self.max_poll_records {
-            let next = if batch.is_empty() {
-                tokio::select! {
-                    next = stream.next() => next,
-                    refusal = self.inner.context().refusal.wait() => return Err(refusal),
+        let mut batch = Vec::with_capacity(max.min(1024));
+        let mut fetched = std::mem::take(
+            &mut *self
+                .carried
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let mut waited = None;
+        loop {
+            if !self.accept_fetched(&mut fetched, &mut batch, max)? {
+                break;
+            }
+            while batch.len() < max {
+                let Some(next) = waited
+                    .take()
+                    .or_else(|| stream.next().now_or_never().flatten())
+                else {
+                    break;
+                };
+                let decoded = match next {
+                    Ok(message) => self.decode(&message),
+                    Err(e) => Err(receive_error(U::NAME, e)),
+                };
+                match decoded {
+                    Ok(received) => batch.push(received),
+                    Err(e) => return self.stop_at(e, batch),
                 }
-            } else {
-                match stream.next().now_or_never() {
-                    Some(next) => next,
-                    None => break,
-                }
-            };
-            let decoded = match next {
-                Some(Ok(message)) => self.decode(&message),
-                Some(Err(e)) => Err(receive_error(U::NAME, e)),
-                None => break,
+            }
+            if batch.len() < max && context.queues.take(max - batch.len(), &mut fetched) > 0 {
+                continue;
+            }
+            if !batch.is_empty() {
+                break;
+            }
+            tokio::select! {
+                next = stream.next() => waited = next,
+                () = context.queues.ready() => {}
+                refusal = context.refusal.wait() => return Err(refusal),
+            }
+        }
+        Ok(self.counted(batch))
+    }
+
+    /// Decodes the `fetched` records into `batch` while there is room, keeping the rest for
+    /// the next call. `false`: an error ended the batch (kept for the next call).
+    fn accept_fetched(
+        &self,
+        fetched: &mut Vec<Fetched>,
+        batch: &mut Vec<Received<M>>,
+        max: usize,
+    ) -> Result<bool, Error> {
+        let mut records = std::mem::take(fetched).into_iter();
+        while let Some(record) = records.next() {
+            if batch.len() >= max {
+                self.carry(std::iter::once(record).chain(records));
+                return Ok(true);
+            }
+            let decoded = match record.error() {
+                Some(e) => Err(receive_error(U::NAME, e)),
+                None => self.decode(&record),
             };
             match decoded {
                 Ok(received) => batch.push(received),
-                Err(e) if batch.is_empty() => return Err(e),
                 Err(e) => {
-                    // Report it after the records before it.
-                    if let Ok(mut pending) = self.pending_error.lock() {
-                        *pending = Some(e);
+                    self.carry(records);
+                    if batch.is_empty() {
+                        return Err(e);
                     }
-                    break;
+                    self.stash(e);
+                    return Ok(false);
                 }
             }
         }
-        if !self.counted.is_empty() {
-            for (topic, _) in &self.counted {
-                let records = batch.iter().filter(|r| r.topic == *topic).count();
-                self.count(topic, records);
-            }
-        }
-        Ok(batch)
+        Ok(true)
     }
 
+    /// An error met after the records of `batch`: those now, the error on the next call.
+    fn stop_at(&self, error: Error, batch: Vec<Received<M>>) -> Result<Vec<Received<M>>, Error> {
+        if batch.is_empty() {
+            return Err(error);
+        }
+        self.stash(error);
+        Ok(self.counted(batch))
+    }
+
+    fn stash(&self, error: Error) {
+        if let Ok(mut pending) = self.pending_error.lock() {
+            *pending = Some(error);
+        }
+    }
+
+    /// Keeps `records` (taken from librdkafka, not received yet) for the next call.
+    fn carry(&self, records: impl Iterator<Item = Fetched>) {
+        self.carried
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(records);
+    }
+
+    /// Counts `batch` in the consumed-records metrics.
+    fn counted(&self, batch: Vec<Received<M>>) -> Vec<Received<M>> {
+        for (topic, _) in &self.counted {
+            let records = batch.iter().filter(|r| r.topic == *topic).count();
+            self.count(topic, records);
+        }
+        batch
+    }
     /// Marks `received` as handled: its offset is stored, to be committed.
     pub fn ack(&self, received: &Received<M>) -> Result<(), Error> {
         self.ack_offset(received.topic, received.partition, received.offset)

@@ -310,3 +310,75 @@ async fn an_undecodable_record_is_an_error_naming_it_and_is_not_acknowledged() {
     );
     let _ = (BadTopics::Bad, BadUsers::Reader, &BAD);
 }
+
+/// What one receive call gave: the values, or the offset of the record that failed.
+async fn outcomes(
+    consumer: &Consumer<mixed_users::Reader, String>,
+    one_at_a_time: bool,
+    until: usize,
+) -> Vec<Result<String, i64>> {
+    let mut seen = Vec::new();
+    while seen.len() < until {
+        let received = if one_at_a_time {
+            consumer.recv().await.map(|r| vec![r])
+        } else {
+            consumer.recv_batch().await
+        };
+        match received {
+            Ok(batch) => seen.extend(batch.into_iter().map(|r| Ok(r.value))),
+            Err(kafka_utils::Error::Decode { offset, .. }) => seen.push(Err(offset)),
+            Err(other) => panic!("{other}"),
+        }
+    }
+    seen
+}
+
+#[derive(Debug, KafkaTopics)]
+enum MixedTopics {
+    #[topic(name = "roundtrip.texts.mixed", message = String)]
+    Mixed,
+}
+
+#[derive(Debug, KafkaUsers)]
+enum MixedUsers {
+    #[user(name = "roundtrip-mixed")]
+    Reader,
+}
+
+permissions! { static MIXED; MixedUsers::Reader => { MixedTopics::Mixed => [Read, AutoCommitOffset] } }
+
+#[tokio::test]
+async fn a_bad_record_inside_a_batch_comes_after_those_before_it_and_before_those_after_it() {
+    let cluster = TestCluster::get();
+    let topic = "roundtrip.texts.mixed";
+    cluster.recreate_topic(topic, 1).await;
+    // One partition, written before anyone reads: the records arrive together, so the bad
+    // one sits in the middle of what the consumer takes from librdkafka at once.
+    let producer: rdkafka::producer::FutureProducer = cluster.plaintext_config().create().unwrap();
+    for payload in ["\"a\"", "not json", "\"b\"", "\"c\""] {
+        producer
+            .send(
+                rdkafka::producer::FutureRecord::<(), _>::to(topic).payload(payload),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+    }
+    let expected = vec![Ok("a".to_string()), Err(1), Ok("b".into()), Ok("c".into())];
+    for (group, one_at_a_time) in [
+        ("roundtrip-mixed-batch", false),
+        ("roundtrip-mixed-one", true),
+    ] {
+        let consumer = Consumer::<mixed_users::Reader, String>::builder(&cluster.settings())
+            .group(group)
+            .topic(mixed_topics::Mixed)
+            .build()
+            .unwrap();
+        let seen = tokio::time::timeout(TIMEOUT, outcomes(&consumer, one_at_a_time, 4))
+            .await
+            .unwrap();
+        assert_eq!(seen, expected, "{group}");
+        consumer.close().await.unwrap();
+    }
+    let _ = (MixedTopics::Mixed, MixedUsers::Reader, &MIXED);
+}

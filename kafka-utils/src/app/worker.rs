@@ -26,7 +26,7 @@ use crate::trace;
 
 /// A topic's handler, run over a batch of its records: one boxed future per batch, and the
 /// handler's own futures awaited in it as they are (see [`run_batch`]).
-pub(super) type RunBatch<U> = dyn Fn(Arc<Batch<U>>, Arc<Env<U>>) -> BatchFuture + Send + Sync;
+pub(super) type RunBatch<U> = dyn Fn(Arc<Work<U>>) -> BatchFuture + Send + Sync;
 pub(super) type BatchFuture = Pin<Box<dyn Future<Output = Flow> + Send>>;
 
 /// A topic's handler, how often it is tried, and where what fails goes.
@@ -58,10 +58,16 @@ impl<U: User> Batch<U> {
             topic: self.topic,
             partition: self.partition,
             offset: record.offset(),
-            timestamp: record.timestamp(),
             record,
         }
     }
+}
+
+/// A batch at its worker, with what the worker's handler calls share: the one reference
+/// each [`Context`] of the batch holds.
+pub(super) struct Work<U: User> {
+    pub(super) batch: Batch<U>,
+    pub(super) env: Arc<Env<U>>,
 }
 
 /// One record of a [`Batch`], with where it came from.
@@ -70,8 +76,15 @@ pub(super) struct Job<'a, U: User> {
     pub(super) topic: &'static str,
     pub(super) partition: i32,
     pub(super) offset: i64,
-    pub(super) timestamp: Option<i64>,
     pub(super) record: &'a HeldRecord,
+}
+
+impl<U: User> Job<'_, U> {
+    /// The record's timestamp (read from librdkafka only when asked: a dead letter needs it,
+    /// a handled record does not).
+    pub(super) fn timestamp(&self) -> Option<i64> {
+        self.record.timestamp()
+    }
 }
 
 /// What became of one record.
@@ -104,8 +117,8 @@ pub(super) struct Env<U: User> {
     default_retry: Retry,
     metrics: Option<Metrics>,
     group: Arc<str>,
-    producer: Producer<U>,
-    settings: Arc<Settings>,
+    pub(super) producer: Producer<U>,
+    pub(super) settings: Arc<Settings>,
 }
 
 /// How a batch ended.
@@ -146,7 +159,11 @@ impl Runner {
                     return;
                 };
                 let run = Arc::clone(&batch.route.run);
-                match run(Arc::new(batch), Arc::clone(&env)).await {
+                let work = Work {
+                    batch,
+                    env: Arc::clone(&env),
+                };
+                match run(Arc::new(work)).await {
                     Flow::Next => {}
                     Flow::Stop => return,
                     Flow::Fail(error) => {
@@ -162,12 +179,13 @@ impl Runner {
 /// Handles the records of `batch` in order with `call` (which decodes a payload and calls the
 /// handler); the offset of the last one handled or dead-lettered is stored once the batch is
 /// through, or when it stops early.
-pub(super) async fn run_batch<U, C, Fut>(batch: Arc<Batch<U>>, env: Arc<Env<U>>, call: C) -> Flow
+pub(super) async fn run_batch<U, C, Fut>(work: Arc<Work<U>>, call: C) -> Flow
 where
     U: User,
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
     Fut: Future<Output = Result<(), String>>,
 {
+    let (batch, env) = (&work.batch, &*work.env);
     // One topic per batch: its metrics and retry policy are looked up once.
     let counted = env.metrics.as_ref().map(|m| m.topic(batch.topic));
     let retry = batch.route.retry.unwrap_or(env.default_retry);
@@ -178,7 +196,7 @@ where
             store(&env.consumer, done);
             return Flow::Stop;
         }
-        let outcome = attempt(&batch, index, retry, &env, &call, &counted).await;
+        let outcome = attempt(&work, index, retry, &call, &counted).await;
         let (reason, error, attempts) = match outcome {
             Outcome::Handled => {
                 done = Some(Done::of(&job));
@@ -261,7 +279,7 @@ async fn dead_letter_one<U: User>(
         topic: job.topic.to_string(),
         partition: job.partition,
         offset: job.offset,
-        timestamp: job.timestamp,
+        timestamp: job.timestamp(),
         group: group.to_string(),
         reason,
         error: error.to_string(),
@@ -299,10 +317,9 @@ fn store(consumer: &StreamConsumer<GroupContext>, done: Option<Done>) {
 
 /// Decodes and handles record `index` of `batch` with `call`, up to `retry.attempts` times.
 async fn attempt<U, C, Fut>(
-    batch: &Arc<Batch<U>>,
+    work: &Arc<Work<U>>,
     index: usize,
     retry: Retry,
-    env: &Env<U>,
     call: &C,
     counted: &Option<Arc<TopicMetrics>>,
 ) -> Outcome
@@ -311,7 +328,7 @@ where
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
     Fut: Future<Output = Result<(), String>>,
 {
-    let job = batch.job(index);
+    let (job, env) = (work.batch.job(index), &*work.env);
     // What is not JSON at all is left to the decoder (a `decode` dead letter).
     if let Some(validator) = &job.route.validator
         && let Ok(value) = serde_json::from_slice(job.record.payload().unwrap_or_default())
@@ -330,10 +347,7 @@ where
             topic: job.topic,
             partition: job.partition,
             offset: job.offset,
-            timestamp: job.timestamp,
-            producer: env.producer.clone(),
-            settings: Arc::clone(&env.settings),
-            batch: Arc::clone(batch),
+            work: Arc::clone(work),
             index,
         };
         let payload = job.record.payload().unwrap_or_default();

@@ -12,7 +12,10 @@ use crate::metrics::Metrics;
 use crate::refusal::{Refusal, refused};
 use crate::settings::Settings;
 
-/// Commits stored offsets when partitions are revoked and auto commit is off, and logs
+use super::queues::PartitionQueues;
+
+/// Commits stored offsets when partitions are revoked and auto commit is off, splits each
+/// assigned partition's queue from the consumer's (see [`PartitionQueues`]), and logs
 /// rebalances.
 pub(crate) struct GroupContext {
     auto_commit: bool,
@@ -20,6 +23,15 @@ pub(crate) struct GroupContext {
     metrics: Option<Metrics>,
     /// A refused login, which ends receiving (librdkafka would retry it for ever).
     pub(crate) refusal: Refusal,
+    /// The assigned partitions' own queues, read many records at a time.
+    pub(crate) queues: PartitionQueues,
+}
+
+impl Drop for GroupContext {
+    fn drop(&mut self) {
+        // The context outlives the librdkafka handle: a queue still here cannot be destroyed.
+        self.queues.abandon();
+    }
 }
 
 impl rdkafka::ClientContext for GroupContext {
@@ -51,6 +63,7 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             tracing::info!(count = partitions.count(), "partitions revoked");
+            self.queues.revoke(partitions);
             if !self.auto_commit
                 && let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
             {
@@ -59,9 +72,12 @@ impl ConsumerContext for GroupContext {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
             tracing::info!(count = partitions.count(), "partitions assigned");
+            // Before fetching starts (it waits for the committed offsets).
+            self.queues
+                .split(consumer.client().native_ptr(), partitions);
         }
     }
 }
@@ -113,6 +129,7 @@ pub(crate) fn create_consumer(
         user,
         metrics: metrics.cloned(),
         refusal: Refusal::new(),
+        queues: PartitionQueues::new(),
     };
     let consumer: StreamConsumer<GroupContext> = settings
         .consumer_config(group)?

@@ -12,12 +12,10 @@
 use std::sync::{Arc, OnceLock};
 
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::message::{BorrowedMessage, Message as _};
+use rdkafka::message::BorrowedMessage;
 
-use super::{GroupContext, owned_headers};
-
-/// A record's headers, copied, in order (`None` for a null value).
-pub(crate) type Headers = Vec<(String, Option<Vec<u8>>)>;
+use super::GroupContext;
+use super::fetched::{Fetched, Headers, Record};
 
 /// Records given out by one consumer, and that consumer.
 pub(crate) struct HeldBatch {
@@ -28,8 +26,14 @@ pub(crate) struct HeldBatch {
 
 /// One record of a [`HeldBatch`].
 pub(crate) struct HeldRecord {
-    message: BorrowedMessage<'static>,
+    message: Held,
     headers: OnceLock<Headers>,
+}
+
+/// Where a held record came from: the consumer's queue or a partition's.
+enum Held {
+    Borrowed(BorrowedMessage<'static>),
+    Fetched(Fetched),
 }
 
 // SAFETY: shared access to a `HeldRecord` reads the payload, the key, the offset and the
@@ -40,10 +44,10 @@ pub(crate) struct HeldRecord {
 unsafe impl Sync for HeldRecord {}
 
 impl HeldBatch {
-    /// An empty batch for records of `consumer`.
-    pub(crate) fn new(consumer: &Arc<StreamConsumer<GroupContext>>) -> Self {
+    /// An empty batch for records of `consumer`, with room for `capacity` of them.
+    pub(crate) fn new(consumer: &Arc<StreamConsumer<GroupContext>>, capacity: usize) -> Self {
         HeldBatch {
-            records: Vec::new(),
+            records: Vec::with_capacity(capacity),
             _consumer: Arc::clone(consumer),
         }
     }
@@ -59,7 +63,15 @@ impl HeldBatch {
             std::mem::transmute::<BorrowedMessage<'_>, BorrowedMessage<'static>>(message)
         };
         self.records.push(HeldRecord {
-            message,
+            message: Held::Borrowed(message),
+            headers: OnceLock::new(),
+        });
+    }
+
+    /// Keeps `record`, which must come from this batch's consumer.
+    pub(crate) fn push_fetched(&mut self, record: Fetched) {
+        self.records.push(HeldRecord {
+            message: Held::Fetched(record),
             headers: OnceLock::new(),
         });
     }
@@ -71,28 +83,35 @@ impl HeldBatch {
 }
 
 impl HeldRecord {
+    fn record(&self) -> &dyn Record {
+        match &self.message {
+            Held::Borrowed(message) => message,
+            Held::Fetched(record) => record,
+        }
+    }
+
     /// The payload (`None`: null).
     pub(crate) fn payload(&self) -> Option<&[u8]> {
-        self.message.payload()
+        self.record().payload()
     }
 
     /// The key (`None`: no key).
     pub(crate) fn key(&self) -> Option<&[u8]> {
-        self.message.key()
+        self.record().key()
     }
 
     /// The offset.
     pub(crate) fn offset(&self) -> i64 {
-        self.message.offset()
+        self.record().offset()
     }
 
     /// The timestamp in milliseconds since the epoch, if it has one.
     pub(crate) fn timestamp(&self) -> Option<i64> {
-        self.message.timestamp().to_millis()
+        self.record().timestamp()
     }
 
     /// The headers, parsed on the first call.
     pub(crate) fn headers(&self) -> &Headers {
-        self.headers.get_or_init(|| owned_headers(&self.message))
+        self.headers.get_or_init(|| self.record().headers())
     }
 }

@@ -46,7 +46,7 @@ async fn service(settings: Settings) -> Result<(), kafka_utils::Error> {
     let _key: u64 = received.key_as().map_err(|e| kafka_utils::Error::Runtime(e.to_string()))?;
     App::<users::Shop>::new(&settings)?
         .handle(topics::Orders, |order: String, ctx: Context<users::Shop>| async move {
-            ctx.producer.send(topics::Refunds, &(order.len() as u64)).await?.await?;
+            ctx.producer().send(topics::Refunds, &(order.len() as u64)).await?.await?;
             Ok::<(), kafka_utils::Error>(())
         })
         .run()

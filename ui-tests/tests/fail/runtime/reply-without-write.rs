@@ -36,7 +36,7 @@ permissions! {
 async fn service(settings: Settings) -> Result<(), kafka_utils::Error> {
     App::<users::Shop>::new(&settings)?
         .handle(topics::Orders, |order: String, ctx: Context<users::Shop>| async move {
-            ctx.producer.send(topics::Audit, &1).await.map_err(|e| e.to_string())?;
+            ctx.producer().send(topics::Audit, &1).await.map_err(|e| e.to_string())?;
             Ok::<(), String>(())
         })
         .run()
