@@ -26,15 +26,15 @@ pub struct Results {
 const DESCRIPTIONS: [(&str, &str); 6] = [
     (
         "raw",
-        "rust-rdkafka `BaseProducer` / `BaseConsumer`: pre-serialized bytes out; serde_json decode in",
+        "rust-rdkafka `BaseProducer` / `BaseConsumer` (`poll`, one record per call): pre-serialized bytes out; serde_json decode in",
     ),
     (
         "typed",
-        "kafka-utils `Producer` (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`, no headers read, like raw)",
+        "kafka-utils `Producer` (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`: each assigned partition read from its own librdkafka queue, a batch per call; no headers read, like raw)",
     ),
     (
         "runner",
-        "kafka-utils `App`: decode, no-op async handler, offset stored after it returns (at least once)",
+        "kafka-utils `App`: partitions read from their own queues a batch per call, decode, no-op async handler per record, offset stored after it returns (at least once)",
     ),
     (
         "confluent",
