@@ -174,6 +174,9 @@ const QUEUE_CAPACITY: usize = 100_000;
 /// (as a raw rdkafka loop would), so they need not all cross to the polling thread.
 const POLL_EVERY: usize = 1024;
 
+/// A record's payload and key as encoded (`None`: null), kept while librdkafka's queue is full.
+type Encoded = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 thread_local! {
     static SENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
@@ -197,6 +200,7 @@ impl<U: User, C> Producer<U, C> {
             waiting: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             low_water: capacity / 2,
+            resume_at: AtomicUsize::new(capacity / 2),
             metrics: std::sync::OnceLock::new(),
             user: U::NAME,
             refusal: Refusal::new(),
@@ -411,7 +415,8 @@ impl<U: User, C> Producer<U, C> {
     }
 
     /// Queues the record that `fill` writes (its payload and key, each `false` for null)
-    /// where `place` says, waiting while librdkafka's queue is full.
+    /// where `place` says, waiting while librdkafka's queue is full. The record is encoded
+    /// once: a record that met a full queue is kept as encoded for the next try.
     async fn enqueue(
         &self,
         place: Placement<'_>,
@@ -422,58 +427,33 @@ impl<U: User, C> Producer<U, C> {
         if let Some(refusal) = self.inner.producer.context().refusal.get() {
             return Err(refusal);
         }
+        let mut kept: Option<Encoded> = None;
         loop {
             // Whether librdkafka took the record (not: its queue is full).
-            let queued = BUFFERS.with(|buffers| {
-                let (payload, key) = &mut *buffers.borrow_mut();
-                payload.clear();
-                key.clear();
-                let (has_payload, has_key) = fill(payload, key)?;
-                let mut base = BaseRecord::with_opaque_to(place.topic, slot);
-                if has_payload {
-                    base = base.payload(payload.as_slice());
-                }
-                if has_key {
-                    base = base.key(key.as_slice());
-                }
-                if let Some(partition) = place.partition {
-                    base = base.partition(partition);
-                }
-                // The caller's own `traceparent` wins over the span's.
-                let traceparent = traceparent
-                    .filter(|_| !place.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
-                if !place.headers.is_empty() || traceparent.is_some() {
-                    let mut headers = place
-                        .headers
-                        .iter()
-                        .fold(OwnedHeaders::new(), |h, (key, value)| {
-                            h.insert(Header { key, value: *value })
-                        });
-                    if let Some(traceparent) = traceparent {
-                        headers = headers.insert(Header {
-                            key: trace::TRACEPARENT,
-                            value: Some(traceparent.as_bytes()),
-                        });
+            let queued = match &kept {
+                Some((payload, key)) => self.produce(
+                    &place,
+                    payload.as_deref(),
+                    key.as_deref(),
+                    slot,
+                    traceparent,
+                )?,
+                None => BUFFERS.with(|buffers| {
+                    let (payload, key) = &mut *buffers.borrow_mut();
+                    payload.clear();
+                    key.clear();
+                    let (has_payload, has_key) = fill(payload, key)?;
+                    let (payload, key) = (
+                        has_payload.then_some(payload.as_slice()),
+                        has_key.then_some(key.as_slice()),
+                    );
+                    let queued = self.produce(&place, payload, key, slot, traceparent)?;
+                    if !queued {
+                        kept = Some((payload.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec)));
                     }
-                    base = base.headers(headers);
-                }
-                let context = self.inner.producer.context();
-                context.in_flight.fetch_add(1, Ordering::AcqRel);
-                match self.inner.producer.send(base) {
-                    Ok(()) => Ok(true),
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        context.in_flight.fetch_sub(1, Ordering::AcqRel);
-                        Ok(false)
-                    }
-                    Err((e, _)) => {
-                        context.in_flight.fetch_sub(1, Ordering::AcqRel);
-                        Err(Error::kafka(
-                            format!("queueing a record for topic `{}`", place.topic),
-                            e,
-                        ))
-                    }
-                }
-            })?;
+                    Ok::<bool, Error>(queued)
+                })?,
+            };
             if !queued {
                 self.wait_for_space().await;
                 continue;
@@ -490,20 +470,86 @@ impl<U: User, C> Producer<U, C> {
         }
     }
 
-    /// Waits until delivery reports have emptied librdkafka's queue down to its low-water
-    /// mark (or a short while has passed).
+    /// Hands a record to librdkafka: `false` when its queue is full.
+    fn produce(
+        &self,
+        place: &Placement<'_>,
+        payload: Option<&[u8]>,
+        key: Option<&[u8]>,
+        slot: usize,
+        traceparent: Option<&str>,
+    ) -> Result<bool, Error> {
+        let mut base = BaseRecord::with_opaque_to(place.topic, slot);
+        if let Some(payload) = payload {
+            base = base.payload(payload);
+        }
+        if let Some(key) = key {
+            base = base.key(key);
+        }
+        if let Some(partition) = place.partition {
+            base = base.partition(partition);
+        }
+        // The caller's own `traceparent` wins over the span's.
+        let traceparent =
+            traceparent.filter(|_| !place.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
+        if !place.headers.is_empty() || traceparent.is_some() {
+            let mut headers = place
+                .headers
+                .iter()
+                .fold(OwnedHeaders::new(), |h, (key, value)| {
+                    h.insert(Header { key, value: *value })
+                });
+            if let Some(traceparent) = traceparent {
+                headers = headers.insert(Header {
+                    key: trace::TRACEPARENT,
+                    value: Some(traceparent.as_bytes()),
+                });
+            }
+            base = base.headers(headers);
+        }
+        let context = self.inner.producer.context();
+        context.in_flight.fetch_add(1, Ordering::AcqRel);
+        match self.inner.producer.send(base) {
+            Ok(()) => Ok(true),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                context.in_flight.fetch_sub(1, Ordering::AcqRel);
+                Ok(false)
+            }
+            Err((e, _)) => {
+                context.in_flight.fetch_sub(1, Ordering::AcqRel);
+                Err(Error::kafka(
+                    format!("queueing a record for topic `{}`", place.topic),
+                    e,
+                ))
+            }
+        }
+    }
+
+    /// Waits, after librdkafka refused a record for a full queue, until a quarter of what
+    /// was in flight has been reported (at most down to the low-water mark), or a short
+    /// while has passed. The queue fills by count or by bytes (`queue.buffering.max.kbytes`):
+    /// a mark taken from where it was full holds for both, where a fixed count would let
+    /// large records retry without pause.
     async fn wait_for_space(&self) {
         let context = self.inner.producer.context();
-        // Serve reports here first: often that alone makes room.
-        self.inner.producer.poll(Duration::ZERO);
-        if context.in_flight.load(Ordering::Acquire) <= context.low_water {
+        let full_at = context.in_flight.load(Ordering::Acquire);
+        if full_at == 0 {
+            // Full with nothing of ours in it: nothing of ours will free it.
+            tokio::time::sleep(Duration::from_millis(1)).await;
             return;
         }
+        let resume = context.low_water.min(full_at - full_at / 4);
+        // Serve reports here first: often that alone makes room.
+        self.inner.producer.poll(Duration::ZERO);
+        if context.in_flight.load(Ordering::Acquire) <= resume {
+            return;
+        }
+        context.resume_at.store(resume, Ordering::Release);
         context.waiting.fetch_add(1, Ordering::AcqRel);
         let notified = context.space.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if context.in_flight.load(Ordering::Acquire) > context.low_water {
+        if context.in_flight.load(Ordering::Acquire) > resume {
             let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }
         context.waiting.fetch_sub(1, Ordering::AcqRel);

@@ -79,9 +79,12 @@ pub(super) struct DeliveryContext {
     pub(super) waiting: AtomicUsize,
     /// Records queued and not yet reported.
     pub(super) in_flight: AtomicUsize,
-    /// Senders blocked on a full queue resume once `in_flight` is down to this: waking
-    /// them for every freed slot would cost a wake-up per record.
+    /// Senders blocked on a queue full by count resume once `in_flight` is down to this:
+    /// waking them for every freed slot would cost a wake-up per record.
     pub(super) low_water: usize,
+    /// Where the senders waiting now resume: the low-water mark, or lower for a queue full
+    /// by bytes (see `Producer::wait_for_space`).
+    pub(super) resume_at: AtomicUsize,
     pub(super) metrics: std::sync::OnceLock<Metrics>,
     pub(super) user: &'static str,
     /// A refused login: sends fail with it, and so do the records purged because of it.
@@ -179,7 +182,9 @@ impl ProducerContext for DeliveryContext {
             .in_flight
             .fetch_sub(1, Ordering::AcqRel)
             .saturating_sub(1);
-        if left <= self.low_water && self.waiting.load(Ordering::Acquire) > 0 {
+        if self.waiting.load(Ordering::Acquire) > 0
+            && left <= self.resume_at.load(Ordering::Acquire)
+        {
             self.space.notify_waiters();
         }
     }
