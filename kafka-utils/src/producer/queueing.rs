@@ -93,7 +93,7 @@ impl<U: User, C> Producer<U, C> {
     }
 
     /// Hands a record to librdkafka: `false` when its queue is full. Without headers it
-    /// goes by the topic's handle (see [`native`]); with them, through rust-rdkafka.
+    /// goes by the topic's handle (see `producer/native.rs`); with them, through rust-rdkafka.
     fn produce(
         &self,
         place: &Placement<'_>,
