@@ -436,13 +436,12 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                             batch.records.push(message);
                         }
                     }
-                    Err(e) => match receive_error(U::NAME, e) {
-                        refusal @ Error::Refused { .. } => {
+                    Err(e) => {
+                        if let Some(refusal) = refusal_in(U::NAME, e) {
                             failure = Some(refusal);
                             break 'run;
                         }
-                        error => tracing::warn!(%error, "consumer error"),
-                    },
+                    }
                 }
                 if taken >= batch_max {
                     break;
@@ -454,12 +453,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             }
             for record in fetched.drain(..) {
                 if let Some(e) = record.error() {
-                    match receive_error(U::NAME, e) {
-                        refusal @ Error::Refused { .. } => {
-                            failure = Some(refusal);
-                            break 'run;
-                        }
-                        error => tracing::warn!(%error, "consumer error"),
+                    if let Some(refusal) = refusal_in(U::NAME, e) {
+                        failure = Some(refusal);
+                        break 'run;
                     }
                 } else if let Some(batch) = self.batch_for(
                     &mut batches,
@@ -518,6 +514,18 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         match failure {
             Some(error) => Err(error),
             None => committed.and(flushed),
+        }
+    }
+}
+
+/// The refusal a receive error is, which stops the app; any other error is logged, and
+/// librdkafka goes on.
+fn refusal_in(user: &str, error: rdkafka::error::KafkaError) -> Option<Error> {
+    match receive_error(user, error) {
+        refusal @ Error::Refused { .. } => Some(refusal),
+        error => {
+            tracing::warn!(%error, "consumer error");
+            None
         }
     }
 }

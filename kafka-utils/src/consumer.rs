@@ -388,12 +388,6 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
     }
 
-    fn count(&self, topic: &str, records: usize) {
-        if let Some((_, metrics)) = self.counted.iter().find(|(t, _)| *t == topic) {
-            metrics.consumed.inc_by(records as f64);
-        }
-    }
-
     /// This consumer's liveness, for [`crate::health::HealthCheck::watch`].
     pub fn probe(&self) -> ConsumerProbe {
         self.probe.clone()
@@ -424,7 +418,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         let mut waited = None;
-        loop {
+        'receive: loop {
             if !self.accept_fetched(&mut fetched, &mut batch, max)? {
                 break;
             }
@@ -441,7 +435,10 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                 };
                 match decoded {
                     Ok(received) => batch.push(received),
-                    Err(e) => return self.stop_at(e, batch),
+                    Err(e) => {
+                        self.stop_at(e, &batch)?;
+                        break 'receive;
+                    }
                 }
             }
             if batch.len() < max && context.queues.take(max - batch.len(), &mut fetched) > 0 {
@@ -481,10 +478,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                 Ok(received) => batch.push(received),
                 Err(e) => {
                     self.carry(records);
-                    if batch.is_empty() {
-                        return Err(e);
-                    }
-                    self.stash(e);
+                    self.stop_at(e, batch)?;
                     return Ok(false);
                 }
             }
@@ -492,19 +486,16 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
         Ok(true)
     }
 
-    /// An error met after the records of `batch`: those now, the error on the next call.
-    fn stop_at(&self, error: Error, batch: Vec<Received<M>>) -> Result<Vec<Received<M>>, Error> {
+    /// An error that ends the batch: returned now when the batch is empty, else kept for
+    /// the next call (the records before it go first).
+    fn stop_at(&self, error: Error, batch: &[Received<M>]) -> Result<(), Error> {
         if batch.is_empty() {
             return Err(error);
         }
-        self.stash(error);
-        Ok(self.counted(batch))
-    }
-
-    fn stash(&self, error: Error) {
         if let Ok(mut pending) = self.pending_error.lock() {
             *pending = Some(error);
         }
+        Ok(())
     }
 
     /// Keeps `records` (taken from librdkafka, not received yet) for the next call.
@@ -517,12 +508,13 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
 
     /// Counts `batch` in the consumed-records metrics.
     fn counted(&self, batch: Vec<Received<M>>) -> Vec<Received<M>> {
-        for (topic, _) in &self.counted {
+        for (topic, metrics) in &self.counted {
             let records = batch.iter().filter(|r| r.topic == *topic).count();
-            self.count(topic, records);
+            metrics.consumed.inc_by(records as f64);
         }
         batch
     }
+
     /// Marks `received` as handled: its offset is stored, to be committed.
     pub fn ack(&self, received: &Received<M>) -> Result<(), Error> {
         self.ack_offset(received.topic, received.partition, received.offset)
