@@ -61,12 +61,16 @@ pub(crate) fn is_purged(error: &KafkaError) -> bool {
 pub(crate) struct Refusal {
     /// The user and what the cluster refused.
     sender: watch::Sender<Option<(String, String)>>,
+    /// Set once there is one: the check on every record sent or received is one atomic
+    /// load, not the channel's lock.
+    refused: std::sync::atomic::AtomicBool,
 }
 
 impl Refusal {
     pub(crate) fn new() -> Self {
         Refusal {
             sender: watch::Sender::new(None),
+            refused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -76,17 +80,23 @@ impl Refusal {
         let Error::Refused { user, message } = error else {
             return false;
         };
-        self.sender.send_if_modified(|current| {
+        let first = self.sender.send_if_modified(|current| {
             if current.is_some() {
                 return false;
             }
             *current = Some((user.clone(), message.clone()));
             true
-        })
+        });
+        self.refused
+            .store(true, std::sync::atomic::Ordering::Release);
+        first
     }
 
     /// The refusal, if there was one.
     pub(crate) fn get(&self) -> Option<Error> {
+        if !self.refused.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
         self.sender.borrow().as_ref().map(as_error)
     }
 
