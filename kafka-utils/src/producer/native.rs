@@ -12,16 +12,28 @@
 
 use std::ffi::CString;
 use std::ptr::NonNull;
-use std::sync::RwLock;
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use rdkafka::bindings as rd;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
-/// One librdkafka topic handle per topic this producer wrote to.
+/// How many topics' handles are found without a lock (a producer writes a few topics).
+const UNLOCKED: usize = 16;
+
+/// One librdkafka topic handle per topic this producer wrote to: the first [`UNLOCKED`]
+/// in set-once cells, read with an atomic load per record; any further ones behind a lock.
 #[derive(Default)]
 pub(super) struct TopicHandles {
-    handles: RwLock<Vec<(&'static str, Handle)>>,
+    first: [OnceLock<(&'static str, Handle)>; UNLOCKED],
+    more: RwLock<Vec<(&'static str, Handle)>>,
+    /// Held while a handle is made, so that a topic gets one.
+    making: Mutex<()>,
+}
+
+/// Whether `name` is `topic` (the same constant, most often the same pointer).
+fn same(name: &str, topic: &str) -> bool {
+    std::ptr::eq(name, topic) || name == topic
 }
 
 struct Handle(NonNull<rd::rd_kafka_topic_t>);
@@ -45,17 +57,11 @@ impl TopicHandles {
         client: *mut rd::rd_kafka_t,
         topic: &'static str,
     ) -> Result<*mut rd::rd_kafka_topic_t, KafkaError> {
-        let found = |handles: &[(&'static str, Handle)]| {
-            handles
-                .iter()
-                .find(|(name, _)| *name == topic)
-                .map(|(_, handle)| handle.0.as_ptr())
-        };
-        if let Some(handle) = found(&self.handles.read().unwrap_or_else(|p| p.into_inner())) {
+        if let Some(handle) = self.find(topic) {
             return Ok(handle);
         }
-        let mut handles = self.handles.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(handle) = found(&handles) {
+        let _making = self.making.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(handle) = self.find(topic) {
             return Ok(handle);
         }
         let name = CString::new(topic).map_err(KafkaError::from)?;
@@ -67,8 +73,33 @@ impl TopicHandles {
             let code = unsafe { rd::rd_kafka_last_error() };
             return Err(KafkaError::MessageProduction(RDKafkaErrorCode::from(code)));
         };
-        handles.push((topic, Handle(handle)));
+        let mut made = (topic, Handle(handle));
+        for cell in &self.first {
+            match cell.set(made) {
+                Ok(()) => return Ok(handle.as_ptr()),
+                Err(back) => made = back,
+            }
+        }
+        self.more
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(made);
         Ok(handle.as_ptr())
+    }
+
+    /// The handle of `topic`, if made.
+    fn find(&self, topic: &'static str) -> Option<*mut rd::rd_kafka_topic_t> {
+        for cell in &self.first {
+            match cell.get() {
+                Some((name, handle)) if same(name, topic) => return Some(handle.0.as_ptr()),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        let more = self.more.read().unwrap_or_else(|p| p.into_inner());
+        more.iter()
+            .find(|(name, _)| same(name, topic))
+            .map(|(_, handle)| handle.0.as_ptr())
     }
 
     /// Queues a copy of `payload` and `key` (`None`: null) for `topic` on `client`, to
@@ -123,9 +154,10 @@ impl TopicHandles {
 
     /// Destroys the handles. Called while the librdkafka handle still lives (the producer's
     /// drop, before its client goes).
-    pub(super) fn destroy(&self) {
-        let handles = std::mem::take(&mut *self.handles.write().unwrap_or_else(|p| p.into_inner()));
-        for (_, handle) in handles {
+    pub(super) fn destroy(&mut self) {
+        let more = std::mem::take(&mut *self.more.write().unwrap_or_else(|p| p.into_inner()));
+        let first = self.first.iter_mut().filter_map(OnceLock::take);
+        for (_, handle) in first.chain(more) {
             // SAFETY: made by `rd_kafka_topic_new`, destroyed once, here, before the client.
             unsafe { rd::rd_kafka_topic_destroy(handle.0.as_ptr()) };
         }
