@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
 use tokio::sync::Notify;
 
 use crate::Error;
@@ -63,13 +63,15 @@ use crate::trace;
 
 mod delivery;
 mod native;
+mod poller;
 mod queueing;
 mod slots;
 
 pub use delivery::{BatchDelivery, Delivered, DeliveryFuture};
 use delivery::{BatchState, DeliveryContext, produce_span};
 use native::TopicHandles;
-use queueing::Placement;
+use poller::{Events, Poller};
+use queueing::{Placement, Retry};
 use slots::{Slots, Target};
 
 /// A record to send: the message, and optionally a key, headers and a partition.
@@ -109,8 +111,10 @@ impl<'a, T: Topic> Record<'a, T> {
 }
 
 struct Inner {
-    producer: ThreadedProducer<DeliveryContext>,
-    /// librdkafka's handle of each topic written to (destroyed before `producer`).
+    /// The librdkafka producer and its events, served by `poller`.
+    events: Arc<Events>,
+    poller: Poller,
+    /// librdkafka's handle of each topic written to (destroyed before the producer).
     topics: TopicHandles,
     flush_timeout: Duration,
     /// Each topic's validator, once asked for (with [`Producer::with_validation`]).
@@ -121,12 +125,19 @@ struct Inner {
 type Validators =
     std::sync::RwLock<std::collections::HashMap<&'static str, Option<Arc<MessageValidator>>>>;
 
+impl Inner {
+    fn producer(&self) -> &BaseProducer<DeliveryContext> {
+        &self.events.producer
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // librdkafka purges what is still queued when the producer is destroyed.
-        if let Err(e) = self.producer.flush(self.flush_timeout) {
+        if let Err(e) = self.events.flush(self.flush_timeout) {
             tracing::error!(error = %e, "records still queued when the producer was dropped");
         }
+        self.poller.stop(&self.events);
         self.topics.destroy();
     }
 }
@@ -153,7 +164,7 @@ impl<U: User, C> std::fmt::Debug for Producer<U, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer")
             .field("user", &U::NAME)
-            .field("in_flight", &self.inner.producer.in_flight_count())
+            .field("in_flight", &self.inner.producer().in_flight_count())
             .finish()
     }
 }
@@ -182,7 +193,6 @@ impl<U: User, C> Producer<U, C> {
         let context = DeliveryContext {
             space: Notify::new(),
             waiting: AtomicUsize::new(0),
-            in_flight: AtomicUsize::new(0),
             low_water: capacity / 2,
             resume_at: AtomicUsize::new(capacity / 2),
             metrics: std::sync::OnceLock::new(),
@@ -194,8 +204,10 @@ impl<U: User, C> Producer<U, C> {
         let producer = config
             .create_with_context(context)
             .map_err(|e| Error::kafka(format!("creating a producer for user `{}`", U::NAME), e))?;
+        let events = Arc::new(Events::new(producer)?);
         let inner = Arc::new(Inner {
-            producer,
+            poller: Poller::start(Arc::clone(&events))?,
+            events,
             topics: TopicHandles::default(),
             flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
             validation: std::sync::OnceLock::new(),
@@ -203,11 +215,11 @@ impl<U: User, C> Producer<U, C> {
         // On a refused login, what is queued fails now rather than at `message.timeout.ms`.
         // Off librdkafka's thread (the callback runs there), and only while a handle lives.
         let weak = Arc::downgrade(&inner);
-        let _ = inner.producer.context().purge.set(Box::new(move || {
+        let _ = inner.producer().context().purge.set(Box::new(move || {
             if let Some(inner) = weak.upgrade() {
                 std::thread::spawn(move || {
                     inner
-                        .producer
+                        .producer()
                         .purge(PurgeConfig::default().queue().inflight());
                 });
             }
@@ -250,21 +262,21 @@ impl<U: User, C> Producer<U, C> {
     /// Counts what this producer (and its clones) delivers into `metrics`: records produced
     /// and failed per topic, and the delivery latency. Set once; later calls are ignored.
     pub fn with_metrics(self, metrics: &Metrics) -> Self {
-        let _ = self.inner.producer.context().metrics.set(metrics.clone());
+        let _ = self.inner.producer().context().metrics.set(metrics.clone());
         self
     }
 
     /// A record's entry (with its `kafka.produce` span and, when metrics are kept, the time
     /// it was sent), freed again if it is not queued, and the `traceparent` to write in its
     /// headers.
-    fn reserve(&self, topic: &'static str, target: Target) -> (Reserved, Option<String>) {
+    fn reserve(&self, topic: &'static str, target: Target) -> (Reserved<'_>, Option<String>) {
         let span = produce_span(topic);
         let traceparent = trace::traceparent(&span);
-        let context = self.inner.producer.context();
+        let context = self.inner.producer().context();
         let sent_at = context.metrics.get().map(|_| std::time::Instant::now());
         let index = context.slots.insert(topic, sent_at, span, target);
         let reserved = Reserved {
-            slots: Arc::clone(&context.slots),
+            slots: &context.slots,
             index,
             queued: false,
         };
@@ -302,8 +314,10 @@ impl<U: User, C> Producer<U, C> {
     {
         async move {
             let (mut reserved, traceparent) = self.reserve(T::NAME, Target::One);
-            self.enqueue_record(&record, reserved.index, traceparent.as_deref())
-                .await?;
+            let traceparent = traceparent.as_deref();
+            if let Some(retry) = self.enqueue_record(&record, reserved.index, traceparent)? {
+                retry.await?;
+            }
             Ok(reserved.queued())
         }
     }
@@ -353,10 +367,12 @@ impl<U: User, C> Producer<U, C> {
         for (index, record) in records.iter().enumerate() {
             let target = Target::Batch(Arc::clone(&state), index);
             let (mut reserved, traceparent) = self.reserve(T::NAME, target);
-            match self
-                .enqueue_record(record, reserved.index, traceparent.as_deref())
-                .await
-            {
+            let queued = match self.enqueue_record(record, reserved.index, traceparent.as_deref()) {
+                Ok(None) => Ok(()),
+                Ok(Some(retry)) => retry.await,
+                Err(e) => Err(e),
+            };
+            match queued {
                 Ok(()) => reserved.queued = true,
                 // Not queued: report it in its place so the batch still completes.
                 Err(e) => state.complete(index, Err(e)),
@@ -365,13 +381,15 @@ impl<U: User, C> Producer<U, C> {
         Ok(BatchDelivery { state })
     }
 
-    /// Queues a typed record: its message encoded by the codec, its key by [`KafkaKey`].
-    async fn enqueue_record<T>(
-        &self,
-        record: &Record<'_, T>,
+    /// Offers librdkafka a typed record (its message encoded by the codec, its key by
+    /// [`KafkaKey`]); when its queue is full, returns the future that waits for room and
+    /// queues it (see `Producer::offer`).
+    fn enqueue_record<'b, T>(
+        &'b self,
+        record: &'b Record<'_, T>,
         slot: usize,
-        traceparent: Option<&str>,
-    ) -> Result<(), Error>
+        traceparent: Option<&'b str>,
+    ) -> Result<Option<Retry<impl Future<Output = Result<(), Error>> + 'b>>, Error>
     where
         T: Topic,
         T::Key: KafkaKey,
@@ -396,18 +414,19 @@ impl<U: User, C> Producer<U, C> {
             partition: record.partition,
             headers: &record.headers,
         };
-        self.enqueue(place, fill, slot, traceparent).await
+        let kept = self.offer(&place, fill, slot, traceparent)?;
+        Ok(kept.map(|kept| Box::pin(self.requeue(place, kept, slot, traceparent))))
     }
 
     /// How many records are queued or in flight.
     pub fn in_flight(&self) -> i32 {
-        self.inner.producer.in_flight_count()
+        self.inner.producer().in_flight_count()
     }
 
     /// Waits until every queued record was delivered or failed, up to `timeout`.
     pub async fn flush(&self, timeout: Duration) -> Result<(), Error> {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.producer.flush(timeout))
+        tokio::task::spawn_blocking(move || inner.events.flush(timeout))
             .await
             .map_err(|e| Error::Runtime(format!("the flush task failed: {e}")))?
             .map_err(|e| Error::kafka("flushing the producer", e))
@@ -422,25 +441,21 @@ impl<U: User, C> Producer<U, C> {
 
 /// A record's entry until it is queued: freed if it is not (an error, or the send future
 /// dropped while waiting for queue space).
-struct Reserved {
-    slots: Arc<Slots>,
+struct Reserved<'p> {
+    slots: &'p Arc<Slots>,
     index: usize,
     queued: bool,
 }
 
-impl Reserved {
+impl Reserved<'_> {
     /// The record is queued: its report comes to the returned future.
     fn queued(&mut self) -> DeliveryFuture {
         self.queued = true;
-        DeliveryFuture {
-            slots: Arc::clone(&self.slots),
-            index: self.index,
-            done: false,
-        }
+        DeliveryFuture::new(Arc::clone(self.slots), self.index)
     }
 }
 
-impl Drop for Reserved {
+impl Drop for Reserved<'_> {
     fn drop(&mut self) {
         if !self.queued {
             self.slots.remove(self.index);

@@ -8,13 +8,14 @@ use std::time::Duration;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::ProducerContext;
+use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::Notify;
 
 use crate::Error;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TopicMetrics};
 use crate::refusal::{Refusal, is_login_failure, is_purged, refused};
 
-use super::slots::Slots;
+use super::slots::{Reported, Slots};
 
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +78,9 @@ impl BatchState {
 pub(super) struct DeliveryContext {
     pub(super) space: Notify,
     pub(super) waiting: AtomicUsize,
-    /// Records queued and not yet reported.
-    pub(super) in_flight: AtomicUsize,
-    /// Senders blocked on a queue full by count resume once `in_flight` is down to this:
-    /// waking them for every freed slot would cost a wake-up per record.
+    /// Senders blocked on a queue full by count resume once what librdkafka holds of
+    /// ours is down to this: waking them for every freed slot would cost a wake-up per
+    /// record.
     pub(super) low_water: usize,
     /// Where the senders waiting now resume: the low-water mark, or lower for a queue full
     /// by bytes (see `Producer::wait_for_space`).
@@ -138,55 +138,70 @@ impl rdkafka::ClientContext for DeliveryContext {
     }
 }
 
+impl DeliveryContext {
+    /// Delivers the reports of one librdkafka event (see [`Slots::deliver`]) and counts
+    /// them; returns how many there were.
+    pub(super) fn delivered(
+        &self,
+        reports: impl IntoIterator<Item = Reported<RDKafkaErrorCode>>,
+    ) -> usize {
+        let mut reported = 0;
+        let metrics = self.metrics.get();
+        // Reports come by topic: the metrics of the last topic seen are kept at hand.
+        let mut last: Option<(&'static str, Arc<TopicMetrics>)> = None;
+        let fail = |topic: &'static str, code: RDKafkaErrorCode| {
+            let error = KafkaError::MessageProduction(code);
+            match self.refusal.get() {
+                Some(refusal) if is_purged(&error) => refusal,
+                _ => Error::kafka(format!("delivering a record to topic `{topic}`"), error),
+            }
+        };
+        self.slots.deliver(reports, fail, |counted| {
+            reported += 1;
+            let Some(metrics) = metrics else { return };
+            let topic = match &last {
+                Some((name, topic)) if *name == counted.topic => topic,
+                _ => &last.insert((counted.topic, metrics.topic(counted.topic))).1,
+            };
+            if counted.ok {
+                topic.produced.inc();
+                if let Some(latency) = counted.latency {
+                    topic.delivery_latency.observe(latency);
+                }
+            } else {
+                topic.produce_errors.inc();
+            }
+        });
+        reported
+    }
+
+    /// Whether a sender waits for queue space.
+    pub(super) fn senders_wait(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
+    }
+
+    /// Wakes the senders waiting for queue space if `left` records in librdkafka's queue
+    /// is where they resume.
+    pub(super) fn space_left(&self, left: usize) {
+        if self.senders_wait() && left <= self.resume_at.load(Ordering::Acquire) {
+            self.space.notify_waiters();
+        }
+    }
+}
+
 impl ProducerContext for DeliveryContext {
     /// The record's entry in [`Slots`].
     type DeliveryOpaque = usize;
 
+    /// A report served by rust-rdkafka rather than [`super::poller`]: only while the
+    /// producer is dropped, for what the last flush left.
     fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
-        self.slots.deliver(index, |entry| {
-            if let Ok(message) = result {
-                entry
-                    .span
-                    .record("messaging.kafka.partition", message.partition());
-                entry
-                    .span
-                    .record("messaging.kafka.offset", message.offset());
-            }
-            if let Some(metrics) = self.metrics.get() {
-                let topic = metrics.topic(entry.topic);
-                if result.is_ok() {
-                    topic.produced.inc();
-                    if let Some(sent_at) = entry.sent_at {
-                        topic.delivery_latency.observe(sent_at.elapsed());
-                    }
-                } else {
-                    topic.produce_errors.inc();
-                }
-            }
-            match result {
-                Ok(message) => Ok(Delivered {
-                    topic: entry.topic,
-                    partition: message.partition(),
-                    offset: message.offset(),
-                }),
-                Err((error, _)) => match self.refusal.get() {
-                    Some(refusal) if is_purged(error) => Err(refusal),
-                    _ => Err(Error::kafka(
-                        format!("delivering a record to topic `{}`", entry.topic),
-                        error.clone(),
-                    )),
-                },
-            }
-        });
-        let left = self
-            .in_flight
-            .fetch_sub(1, Ordering::AcqRel)
-            .saturating_sub(1);
-        if self.waiting.load(Ordering::Acquire) > 0
-            && left <= self.resume_at.load(Ordering::Acquire)
-        {
-            self.space.notify_waiters();
-        }
+        let outcome = match result {
+            Ok(message) => Ok((message.partition(), message.offset())),
+            Err((error, _)) => Err(error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail)),
+        };
+        self.delivered([Reported { index, outcome }]);
+        // Only while the producer is dropped: nobody waits for space any more.
     }
 }
 
@@ -195,15 +210,25 @@ impl ProducerContext for DeliveryContext {
 #[must_use = "a delivery report says whether the record was written"]
 pub struct DeliveryFuture {
     pub(super) slots: Arc<Slots>,
+    /// The record's entry, or [`TAKEN`] once the report was taken (the entry is free, maybe
+    /// already another record's). Two words: a caller may keep many futures pending.
     pub(super) index: usize,
-    /// The report was taken (the entry is free, maybe already another record's).
-    pub(super) done: bool,
+}
+
+/// The index of a [`DeliveryFuture`] whose report was taken.
+const TAKEN: usize = usize::MAX;
+
+impl DeliveryFuture {
+    /// The future of the report of entry `index` of `slots`.
+    pub(super) fn new(slots: Arc<Slots>, index: usize) -> Self {
+        DeliveryFuture { slots, index }
+    }
 }
 
 impl std::fmt::Debug for DeliveryFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeliveryFuture")
-            .field("done", &self.done)
+            .field("done", &(self.index == TAKEN))
             .finish_non_exhaustive()
     }
 }
@@ -215,14 +240,14 @@ impl std::future::Future for DeliveryFuture {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        if self.done {
+        if self.index == TAKEN {
             return std::task::Poll::Ready(Err(Error::Runtime(
                 "the record's delivery report was already taken".into(),
             )));
         }
         let polled = self.slots.poll_report(self.index, cx.waker());
         if polled.is_ready() {
-            self.done = true;
+            self.index = TAKEN;
         }
         polled
     }
@@ -230,7 +255,7 @@ impl std::future::Future for DeliveryFuture {
 
 impl Drop for DeliveryFuture {
     fn drop(&mut self) {
-        if !self.done {
+        if self.index != TAKEN {
             self.slots.unwatch(self.index);
         }
     }

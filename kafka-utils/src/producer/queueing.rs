@@ -25,8 +25,16 @@ pub(super) struct Placement<'a> {
 /// (as a raw rdkafka loop would), so they need not all cross to the polling thread.
 const POLL_EVERY: usize = 1024;
 
-/// A record's payload and key as encoded (`None`: null), kept while librdkafka's queue is full.
-type Encoded = (Option<Vec<u8>>, Option<Vec<u8>>);
+/// A record librdkafka refused for a full queue: its payload and key as encoded (`None`:
+/// null), kept for the next try.
+pub(super) struct Kept {
+    payload: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+}
+
+/// The future that queues a record librdkafka refused for a full queue, boxed: made only
+/// then, it keeps the send futures small.
+pub(super) type Retry<F> = std::pin::Pin<Box<F>>;
 
 thread_local! {
     static SENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -42,53 +50,99 @@ impl<U: User, C> Producer<U, C> {
     pub(super) async fn enqueue(
         &self,
         place: Placement<'_>,
-        fill: impl Fn(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
         slot: usize,
         traceparent: Option<&str>,
     ) -> Result<(), Error> {
-        if let Some(refusal) = self.inner.producer.context().refusal.get() {
+        match self.offer(&place, fill, slot, traceparent)? {
+            None => Ok(()),
+            Some(kept) => Box::pin(self.requeue(place, kept, slot, traceparent)).await,
+        }
+    }
+
+    /// Offers librdkafka the record that `fill` writes (its payload and key, each `false`
+    /// for null) for where `place` says: `None` once queued, or the record as encoded when
+    /// the queue is full (to [`requeue`](Self::requeue)).
+    ///
+    /// Synchronous, so that a send future stays small: it is moved at least twice per
+    /// record, and the waiting for room (a timer, a notification) lives in a box made only
+    /// when the queue is full.
+    pub(super) fn offer(
+        &self,
+        place: &Placement<'_>,
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
+        slot: usize,
+        traceparent: Option<&str>,
+    ) -> Result<Option<Kept>, Error> {
+        if let Some(refusal) = self.inner.producer().context().refusal.get() {
             return Err(refusal);
         }
-        let mut kept: Option<Encoded> = None;
-        loop {
-            // Whether librdkafka took the record (not: its queue is full).
-            let queued = match &kept {
-                Some((payload, key)) => self.produce(
-                    &place,
-                    payload.as_deref(),
-                    key.as_deref(),
-                    slot,
-                    traceparent,
-                )?,
-                None => BUFFERS.with(|buffers| {
-                    let (payload, key) = &mut *buffers.borrow_mut();
-                    payload.clear();
-                    key.clear();
-                    let (has_payload, has_key) = fill(payload, key)?;
-                    let (payload, key) = (
-                        has_payload.then_some(payload.as_slice()),
-                        has_key.then_some(key.as_slice()),
-                    );
-                    let queued = self.produce(&place, payload, key, slot, traceparent)?;
-                    if !queued {
-                        kept = Some((payload.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec)));
-                    }
-                    Ok::<bool, Error>(queued)
-                })?,
+        BUFFERS.with(|buffers| {
+            let Ok(mut buffers) = buffers.try_borrow_mut() else {
+                // Only a codec that sends from inside `encode` gets here: fresh buffers.
+                return self.offer_in(place, fill, slot, traceparent, &mut Default::default());
             };
-            if !queued {
-                self.wait_for_space().await;
-                continue;
+            self.offer_in(place, fill, slot, traceparent, &mut buffers)
+        })
+    }
+
+    /// [`offer`](Self::offer), encoding into `buffers`.
+    fn offer_in(
+        &self,
+        place: &Placement<'_>,
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
+        slot: usize,
+        traceparent: Option<&str>,
+        (payload, key): &mut (Vec<u8>, Vec<u8>),
+    ) -> Result<Option<Kept>, Error> {
+        payload.clear();
+        key.clear();
+        let (has_payload, has_key) = fill(payload, key)?;
+        let (payload, key) = (
+            has_payload.then_some(payload.as_slice()),
+            has_key.then_some(key.as_slice()),
+        );
+        if !self.produce(place, payload, key, slot, traceparent)? {
+            return Ok(Some(Kept {
+                payload: payload.map(<[u8]>::to_vec),
+                key: key.map(<[u8]>::to_vec),
+            }));
+        }
+        self.queued();
+        Ok(None)
+    }
+
+    /// Waits while librdkafka's queue is full and queues `kept`.
+    pub(super) async fn requeue(
+        &self,
+        place: Placement<'_>,
+        kept: Kept,
+        slot: usize,
+        traceparent: Option<&str>,
+    ) -> Result<(), Error> {
+        loop {
+            self.wait_for_space().await;
+            if let Some(refusal) = self.inner.producer().context().refusal.get() {
+                return Err(refusal);
             }
-            let sent = SENT.with(|n| {
-                let sent = n.get().wrapping_add(1);
-                n.set(sent);
-                sent
-            });
-            if sent.is_multiple_of(POLL_EVERY) {
-                self.inner.producer.poll(Duration::ZERO);
+            let (payload, key) = (kept.payload.as_deref(), kept.key.as_deref());
+            if self.produce(&place, payload, key, slot, traceparent)? {
+                self.queued();
+                return Ok(());
             }
-            return Ok(());
+        }
+    }
+
+    /// A record was queued: every [`POLL_EVERY`] of them, the sending thread serves the
+    /// reports that are ready.
+    fn queued(&self) {
+        let sent = SENT.with(|n| {
+            let sent = n.get().wrapping_add(1);
+            n.set(sent);
+            sent
+        });
+        if sent.is_multiple_of(POLL_EVERY) {
+            self.inner.events.serve(Duration::ZERO);
         }
     }
 
@@ -105,11 +159,9 @@ impl<U: User, C> Producer<U, C> {
         // The caller's own `traceparent` wins over the span's.
         let traceparent =
             traceparent.filter(|_| !place.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
-        let context = self.inner.producer.context();
-        context.in_flight.fetch_add(1, Ordering::AcqRel);
         let sent = if place.headers.is_empty() && traceparent.is_none() {
             self.inner.topics.produce(
-                self.inner.producer.client().native_ptr(),
+                self.inner.producer().client().native_ptr(),
                 place.topic,
                 place.partition,
                 payload,
@@ -121,17 +173,11 @@ impl<U: User, C> Producer<U, C> {
         };
         match sent {
             Ok(()) => Ok(true),
-            Err(Refused::QueueFull) => {
-                context.in_flight.fetch_sub(1, Ordering::AcqRel);
-                Ok(false)
-            }
-            Err(Refused::Error(e)) => {
-                context.in_flight.fetch_sub(1, Ordering::AcqRel);
-                Err(Error::kafka(
-                    format!("queueing a record for topic `{}`", place.topic),
-                    e,
-                ))
-            }
+            Err(Refused::QueueFull) => Ok(false),
+            Err(Refused::Error(e)) => Err(Error::kafka(
+                format!("queueing a record for topic `{}`", place.topic),
+                e,
+            )),
         }
     }
 
@@ -166,7 +212,7 @@ impl<U: User, C> Producer<U, C> {
                 value: Some(traceparent.as_bytes()),
             });
         }
-        match self.inner.producer.send(base.headers(headers)) {
+        match self.inner.producer().send(base.headers(headers)) {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 Err(Refused::QueueFull)
@@ -176,22 +222,23 @@ impl<U: User, C> Producer<U, C> {
     }
 
     /// Waits, after librdkafka refused a record for a full queue, until a quarter of what
-    /// was in flight has been reported (at most down to the low-water mark), or a short
-    /// while has passed. The queue fills by count or by bytes (`queue.buffering.max.kbytes`):
+    /// it held has been reported (at most down to the low-water mark), or a short while
+    /// has passed. The queue fills by count or by bytes (`queue.buffering.max.kbytes`):
     /// a mark taken from where it was full holds for both, where a fixed count would let
     /// large records retry without pause.
     async fn wait_for_space(&self) {
-        let context = self.inner.producer.context();
-        let full_at = context.in_flight.load(Ordering::Acquire);
+        let context = self.inner.producer().context();
+        let events = &self.inner.events;
+        let full_at = events.queued();
         if full_at == 0 {
-            // Full with nothing of ours in it: nothing of ours will free it.
+            // Refused as full with nothing queued: no report will make room; try again soon.
             tokio::time::sleep(Duration::from_millis(1)).await;
             return;
         }
         let resume = context.low_water.min(full_at - full_at / 4);
         // Serve reports here first: often that alone makes room.
-        self.inner.producer.poll(Duration::ZERO);
-        if context.in_flight.load(Ordering::Acquire) <= resume {
+        events.serve(Duration::ZERO);
+        if events.queued() <= resume {
             return;
         }
         context.resume_at.store(resume, Ordering::Release);
@@ -199,7 +246,7 @@ impl<U: User, C> Producer<U, C> {
         let notified = context.space.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if context.in_flight.load(Ordering::Acquire) > resume {
+        if events.queued() > resume {
             let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }
         context.waiting.fetch_sub(1, Ordering::AcqRel);

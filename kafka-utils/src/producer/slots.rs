@@ -6,12 +6,19 @@
 //! throughput at 100 B: a caller that keeps many futures pending scatters long-lived
 //! records among librdkafka's short-lived ones, and glibc's allocator then serves both from
 //! its slow path. The table grows to the most records ever in flight and is reused.
+//!
+//! An entry is 40 bytes: a producer keeps up to librdkafka's queue size (100,000) records
+//! in flight, and each entry is touched three times (queued, reported, taken) far apart in
+//! time, so its size is what decides how often that misses the cache. What only some
+//! records carry (an enabled span, a place in a batch, an error) lives beside the entries.
+//! The reports of one librdkafka event are delivered under one lock.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::delivery::{BatchState, Report};
+use super::delivery::{BatchState, Delivered, Report};
 use crate::Error;
 
 /// Where a record's report goes.
@@ -22,31 +29,97 @@ pub(super) enum Target {
     Batch(Arc<BatchState>, usize),
 }
 
-/// A record's entry, from queueing to the moment both its report and its future are done.
-pub(super) struct Entry {
-    pub(super) topic: &'static str,
-    /// When it was sent, when metrics are kept.
-    pub(super) sent_at: Option<Instant>,
-    /// The `kafka.produce` span, ended when the entry is freed.
-    pub(super) span: tracing::Span,
-    target: Target,
-    /// The report, until the future takes it.
-    report: Option<Report>,
-    waker: Option<Waker>,
-    /// The future was dropped: the report is not wanted.
-    unwatched: bool,
+/// Where an entry is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Free,
+    /// Queued; its report has not come.
+    Pending,
+    /// Queued, and its future was dropped: freed when the report comes.
+    Unwatched,
+    /// Written at `partition` and `offset`.
+    Delivered,
+    /// Failed; the error is in `Table::errors`.
+    Failed,
 }
 
-#[derive(Default)]
+/// A record's entry, from queueing to the moment both its report and its future are done.
+struct Entry {
+    waker: Option<Waker>,
+    offset: i64,
+    /// When it was sent, in nanoseconds after the table's epoch, plus one (0: not timed).
+    sent: u64,
+    partition: i32,
+    /// Its topic, as an index in `Table::topics`.
+    topic: u16,
+    state: State,
+    /// Its span or its batch place is in `Table::extras`.
+    extra: bool,
+}
+
+impl Entry {
+    const FREE: Entry = Entry {
+        waker: None,
+        offset: 0,
+        sent: 0,
+        partition: 0,
+        topic: 0,
+        state: State::Free,
+        extra: false,
+    };
+}
+
+/// What only some records carry.
+struct Extra {
+    /// The `kafka.produce` span, when enabled; ended when the entry is freed.
+    span: tracing::Span,
+    batch: Option<(Arc<BatchState>, usize)>,
+}
+
 struct Table {
-    entries: Vec<Option<Entry>>,
+    entries: Vec<Entry>,
+    /// Beside `entries`, index for index; grown when first needed.
+    extras: Vec<Option<Extra>>,
+    /// The error of each entry in state `Failed`.
+    errors: HashMap<usize, Error>,
     free: Vec<usize>,
+    topics: Vec<&'static str>,
+    /// Where send times are counted from.
+    epoch: Instant,
+}
+
+/// What librdkafka reported for one record: its entry and where it was written, or why not.
+pub(super) struct Reported<E> {
+    pub(super) index: usize,
+    pub(super) outcome: Result<(i32, i64), E>,
+}
+
+/// A record reported, as the delivery context counts it: its topic, whether it was
+/// written, and how long it took when it was timed.
+pub(super) struct Counted {
+    pub(super) topic: &'static str,
+    pub(super) ok: bool,
+    pub(super) latency: Option<Duration>,
 }
 
 /// The entries of one producer's records in flight.
-#[derive(Default)]
 pub(super) struct Slots {
     table: Mutex<Table>,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots {
+            table: Mutex::new(Table {
+                entries: Vec::new(),
+                extras: Vec::new(),
+                errors: HashMap::new(),
+                free: Vec::new(),
+                topics: Vec::new(),
+                epoch: Instant::now(),
+            }),
+        }
+    }
 }
 
 impl Slots {
@@ -57,7 +130,8 @@ impl Slots {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes an entry for a record of `topic`; its index is the record's opaque.
+    /// Takes an entry for a record of `topic`, timed from `sent_at` when given; its index
+    /// is the record's opaque.
     pub(super) fn insert(
         &self,
         topic: &'static str,
@@ -65,125 +139,235 @@ impl Slots {
         span: tracing::Span,
         target: Target,
     ) -> usize {
-        let entry = Entry {
-            topic,
-            sent_at,
-            span,
-            target,
-            report: None,
-            waker: None,
-            unwatched: false,
+        let batch = match target {
+            Target::One => None,
+            Target::Batch(state, place) => Some((state, place)),
         };
+        let extra = (!span.is_disabled() || batch.is_some()).then_some(Extra { span, batch });
         let mut table = self.table();
-        match table.free.pop() {
+        let topic = table.topic_index(topic);
+        let sent = sent_at.map_or(0, |at| {
+            u64::try_from(at.saturating_duration_since(table.epoch).as_nanos())
+                .unwrap_or(u64::MAX - 1)
+                + 1
+        });
+        let entry = Entry {
+            waker: None,
+            offset: 0,
+            sent,
+            partition: 0,
+            topic,
+            state: State::Pending,
+            extra: extra.is_some(),
+        };
+        let index = match table.free.pop() {
             Some(index) => {
-                table.entries[index] = Some(entry);
+                table.entries[index] = entry;
                 index
             }
             None => {
-                table.entries.push(Some(entry));
+                table.entries.push(entry);
                 table.entries.len() - 1
             }
+        };
+        if let Some(extra) = extra {
+            if table.extras.len() <= index {
+                table.extras.resize_with(index + 1, || None);
+            }
+            table.extras[index] = Some(extra);
         }
+        index
     }
 
     /// Frees entry `index` of a record that was never queued.
     pub(super) fn remove(&self, index: usize) {
-        let mut table = self.table();
-        free(&mut table, index);
+        self.table().free(index);
     }
 
-    /// Delivers the report that `report` makes of entry `index`: to its future (woken), or
-    /// into its batch; the entry is freed once nobody waits for it.
-    pub(super) fn deliver(&self, index: usize, report: impl FnOnce(&Entry) -> Report) {
-        let mut table = self.table();
-        let Some(Some(entry)) = table.entries.get_mut(index) else {
-            return;
-        };
-        let report = report(entry);
-        match &entry.target {
-            Target::One if !entry.unwatched => {
-                entry.report = Some(report);
-                let waker = entry.waker.take();
-                drop(table);
-                if let Some(waker) = waker {
-                    waker.wake();
+    /// Delivers `reports` (one librdkafka event's) under one lock: each to its future
+    /// (woken), or into its batch; an entry is freed once nobody waits for it. `fail` makes
+    /// the error of a failed record of a topic; `count` sees each record reported.
+    pub(super) fn deliver<E>(
+        &self,
+        reports: impl IntoIterator<Item = Reported<E>>,
+        fail: impl Fn(&'static str, E) -> Error,
+        mut count: impl FnMut(Counted),
+    ) {
+        let mut wakers = Vec::new();
+        let mut guard = self.table();
+        let table = &mut *guard;
+        let now = Instant::now();
+        for Reported { index, outcome } in reports {
+            let Some(entry) = table.entries.get_mut(index) else {
+                continue;
+            };
+            let unwatched = match entry.state {
+                State::Pending => false,
+                State::Unwatched => true,
+                State::Free | State::Delivered | State::Failed => continue,
+            };
+            let topic = table.topics.get(usize::from(entry.topic)).copied();
+            let topic = topic.unwrap_or("(unknown)");
+            let latency = (entry.sent > 0).then(|| {
+                let sent = table.epoch + Duration::from_nanos(entry.sent - 1);
+                now.saturating_duration_since(sent)
+            });
+            count(Counted {
+                topic,
+                ok: outcome.is_ok(),
+                latency,
+            });
+            let report = match outcome {
+                Ok((partition, offset)) => {
+                    (entry.partition, entry.offset) = (partition, offset);
+                    entry.state = State::Delivered;
+                    Ok(Delivered {
+                        topic,
+                        partition,
+                        offset,
+                    })
                 }
-                return;
+                Err(e) => {
+                    entry.state = State::Failed;
+                    Err(fail(topic, e))
+                }
+            };
+            let extra = match entry.extra {
+                true => table.extras.get_mut(index).and_then(Option::as_mut),
+                false => None,
+            };
+            let batch = extra.and_then(|extra| {
+                if let Ok(delivered) = &report {
+                    let span = &extra.span;
+                    span.record("messaging.kafka.partition", delivered.partition);
+                    span.record("messaging.kafka.offset", delivered.offset);
+                }
+                extra.batch.take()
+            });
+            match batch {
+                Some((state, place)) => {
+                    state.complete(place, report);
+                    table.free(index);
+                }
+                None if unwatched => table.free(index),
+                None => {
+                    wakers.extend(table.entries[index].waker.take());
+                    if let Err(e) = report {
+                        table.errors.insert(index, e);
+                    }
+                }
             }
-            Target::One => {}
-            Target::Batch(state, place) => state.complete(*place, report),
         }
-        free(&mut table, index);
+        drop(guard);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// The report of entry `index`, once it came (the entry is then freed).
     pub(super) fn poll_report(&self, index: usize, waker: &Waker) -> Poll<Report> {
         let mut table = self.table();
-        let Some(Some(entry)) = table.entries.get_mut(index) else {
-            return Poll::Ready(Err(Error::Runtime(
-                "the record's delivery report was already taken".into(),
-            )));
+        let Some(entry) = table.entries.get_mut(index) else {
+            return Poll::Ready(Err(taken()));
         };
-        if let Some(report) = entry.report.take() {
-            free(&mut table, index);
-            return Poll::Ready(report);
-        }
-        match &entry.waker {
-            Some(known) if known.will_wake(waker) => {}
-            _ => entry.waker = Some(waker.clone()),
-        }
-        Poll::Pending
+        let report = match entry.state {
+            State::Delivered => Ok((entry.partition, entry.offset, entry.topic)),
+            State::Failed => Err(()),
+            State::Pending => {
+                match &entry.waker {
+                    Some(known) if known.will_wake(waker) => {}
+                    _ => entry.waker = Some(waker.clone()),
+                }
+                return Poll::Pending;
+            }
+            State::Free | State::Unwatched => return Poll::Ready(Err(taken())),
+        };
+        let report = match report {
+            Ok((partition, offset, topic)) => Ok(Delivered {
+                topic: table
+                    .topics
+                    .get(usize::from(topic))
+                    .copied()
+                    .unwrap_or("(unknown)"),
+                partition,
+                offset,
+            }),
+            Err(()) => Err(table.errors.remove(&index).unwrap_or_else(taken)),
+        };
+        table.free(index);
+        Poll::Ready(report)
     }
 
     /// The future of entry `index` was dropped: free it now if its report came, or when it
     /// comes.
     pub(super) fn unwatch(&self, index: usize) {
         let mut table = self.table();
-        let Some(Some(entry)) = table.entries.get_mut(index) else {
+        let Some(entry) = table.entries.get_mut(index) else {
             return;
         };
-        if entry.report.is_some() {
-            free(&mut table, index);
-        } else {
-            entry.unwatched = true;
-            entry.waker = None;
+        match entry.state {
+            State::Pending => {
+                entry.state = State::Unwatched;
+                entry.waker = None;
+            }
+            State::Delivered | State::Failed => table.free(index),
+            State::Free | State::Unwatched => {}
         }
     }
 
     /// The producer is gone: every record still without a report fails with `why`.
     pub(super) fn close(&self, why: &str) {
-        let mut wakers = Vec::new();
-        let mut table = self.table();
-        let Table { entries, free } = &mut *table;
-        for (index, slot) in entries.iter_mut().enumerate() {
-            let Some(entry) = slot else { continue };
-            if entry.report.is_some() {
-                continue;
-            }
-            let report = Err(Error::Runtime(why.to_string()));
-            match &entry.target {
-                Target::One if !entry.unwatched => {
-                    entry.report = Some(report);
-                    wakers.extend(entry.waker.take());
-                    continue;
-                }
-                Target::One => {}
-                Target::Batch(state, place) => state.complete(*place, report),
-            }
-            *slot = None;
-            free.push(index);
-        }
+        let table = self.table();
+        let waiting: Vec<usize> = table
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| matches!(entry.state, State::Pending | State::Unwatched))
+            .map(|(index, _)| index)
+            .collect();
         drop(table);
-        wakers.into_iter().for_each(Waker::wake);
+        let reports = waiting.into_iter().map(|index| Reported {
+            index,
+            outcome: Err(()),
+        });
+        self.deliver(reports, |_, ()| Error::Runtime(why.to_string()), |_| {});
     }
 }
 
-fn free(table: &mut Table, index: usize) {
-    if let Some(slot) = table.entries.get_mut(index)
-        && slot.take().is_some()
-    {
-        table.free.push(index);
+fn taken() -> Error {
+    Error::Runtime("the record's delivery report was already taken".into())
+}
+
+impl Table {
+    /// The index of `topic` in `topics`, added on first use.
+    fn topic_index(&mut self, topic: &'static str) -> u16 {
+        let found = self
+            .topics
+            .iter()
+            .position(|known| std::ptr::eq(*known, topic) || *known == topic);
+        let index = found.unwrap_or_else(|| {
+            self.topics.push(topic);
+            self.topics.len() - 1
+        });
+        // A producer writes its user's declared topics: a handful, far below 65,536
+        // (past that, reports name the topic "(unknown)").
+        u16::try_from(index).unwrap_or(u16::MAX)
+    }
+
+    fn free(&mut self, index: usize) {
+        let Some(entry) = self.entries.get_mut(index) else {
+            return;
+        };
+        if entry.state == State::Free {
+            return;
+        }
+        let (extra, failed) = (entry.extra, entry.state == State::Failed);
+        *entry = Entry::FREE;
+        if extra && let Some(extra) = self.extras.get_mut(index) {
+            *extra = None;
+        }
+        if failed {
+            self.errors.remove(&index);
+        }
+        self.free.push(index);
     }
 }
 
@@ -193,7 +377,6 @@ mod tests {
     use std::task::Wake;
 
     use super::*;
-    use crate::producer::Delivered;
 
     struct Count(AtomicUsize);
     impl Wake for Count {
@@ -202,16 +385,28 @@ mod tests {
         }
     }
 
-    fn delivered(offset: i64) -> Report {
-        Ok(Delivered {
-            topic: "t",
-            partition: 0,
-            offset,
-        })
-    }
-
     fn insert(slots: &Slots, target: Target) -> usize {
         slots.insert("t", None, tracing::Span::none(), target)
+    }
+
+    /// Reports `offset` for `index` (or an error for a negative one).
+    fn report(slots: &Slots, index: usize, offset: i64) {
+        let outcome = if offset < 0 { Err(()) } else { Ok((0, offset)) };
+        let reports = [Reported { index, outcome }];
+        slots.deliver(
+            reports,
+            |topic, ()| Error::Runtime(format!("{topic} failed")),
+            |_| {},
+        );
+    }
+
+    #[test]
+    fn an_entry_is_small() {
+        assert!(
+            std::mem::size_of::<Entry>() <= 40,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 
     #[test]
@@ -221,12 +416,16 @@ mod tests {
         let waker = Waker::from(Arc::clone(&count));
         let index = insert(&slots, Target::One);
         assert!(slots.poll_report(index, &waker).is_pending());
-        slots.deliver(index, |_| delivered(7));
+        report(&slots, index, 7);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         match slots.poll_report(index, &waker) {
-            Poll::Ready(Ok(d)) => assert_eq!(d.offset, 7),
+            Poll::Ready(Ok(d)) => assert_eq!((d.topic, d.offset), ("t", 7)),
             other => panic!("{:?}", other.map(|r| r.map(|d| d.offset))),
         }
+        assert!(matches!(
+            slots.poll_report(index, &waker),
+            Poll::Ready(Err(_))
+        ));
         assert_eq!(
             insert(&slots, Target::One),
             index,
@@ -235,16 +434,58 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_record_reports_its_error_and_leaves_nothing_behind() {
+        let slots = Slots::default();
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let index = insert(&slots, Target::One);
+        report(&slots, index, -1);
+        match slots.poll_report(index, &waker) {
+            Poll::Ready(Err(e)) => {
+                assert_eq!(e.to_string(), Error::Runtime("t failed".into()).to_string())
+            }
+            other => panic!("{:?}", other.map(|r| r.map(|d| d.offset))),
+        }
+        assert!(slots.table().errors.is_empty());
+    }
+
+    #[test]
     fn a_dropped_future_frees_its_entry_before_or_after_the_report() {
         let slots = Slots::default();
         let early = insert(&slots, Target::One);
         slots.unwatch(early);
-        slots.deliver(early, |_| delivered(1));
+        report(&slots, early, 1);
         let late = insert(&slots, Target::One);
         assert_eq!(late, early);
-        slots.deliver(late, |_| delivered(2));
+        report(&slots, late, -1);
         slots.unwatch(late);
-        assert_eq!(slots.table().free, vec![late]);
+        let table = slots.table();
+        assert_eq!(table.free, vec![late]);
+        assert!(table.errors.is_empty());
+    }
+
+    #[test]
+    fn one_event_reports_many_records_and_counts_each() {
+        let slots = Slots::default();
+        let sent = Instant::now();
+        let first = slots.insert("a", Some(sent), tracing::Span::none(), Target::One);
+        let second = slots.insert("b", None, tracing::Span::none(), Target::One);
+        let mut counted = Vec::new();
+        let reports = [
+            Reported {
+                index: first,
+                outcome: Ok((1, 10)),
+            },
+            Reported {
+                index: second,
+                outcome: Err(()),
+            },
+        ];
+        slots.deliver(
+            reports,
+            |topic, ()| Error::Runtime(topic.into()),
+            |c| counted.push((c.topic, c.ok, c.latency.is_some())),
+        );
+        assert_eq!(counted, [("a", true, true), ("b", false, false)]);
     }
 
     #[test]
@@ -254,7 +495,7 @@ mod tests {
         let first = insert(&slots, Target::Batch(Arc::clone(&state), 0));
         let _second = insert(&slots, Target::Batch(Arc::clone(&state), 1));
         let one = insert(&slots, Target::One);
-        slots.deliver(first, |_| delivered(3));
+        report(&slots, first, 3);
         slots.close("the producer was dropped");
         let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
         assert!(matches!(
