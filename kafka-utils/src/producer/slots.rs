@@ -143,7 +143,8 @@ impl Slots {
             Target::One => None,
             Target::Batch(state, place) => Some((state, place)),
         };
-        let extra = (!span.is_disabled() || batch.is_some()).then_some(Extra { span, batch });
+        // A disabled span and no batch: nothing to keep beside the entry (and no drop).
+        let extra = (!span.is_disabled() || batch.is_some()).then(|| Extra { span, batch });
         let mut table = self.table();
         let topic = table.topic_index(topic);
         let sent = sent_at.map_or(0, |at| {
