@@ -194,14 +194,13 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     /// A report served by rust-rdkafka rather than [`super::poller`]: only while the
-    /// producer is dropped, for what the last flush left.
+    /// producer is dropped, for what the last flush left (nobody waits for space then).
     fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
         let outcome = match result {
             Ok(message) => Ok((message.partition(), message.offset())),
             Err((error, _)) => Err(error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail)),
         };
         self.delivered([Reported { index, outcome }]);
-        // Only while the producer is dropped: nobody waits for space any more.
     }
 }
 

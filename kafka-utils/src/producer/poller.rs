@@ -137,34 +137,48 @@ impl Events {
 /// # Safety
 /// `event` is a live `RD_KAFKA_EVENT_DR` event.
 unsafe fn deliver(context: &DeliveryContext, event: *mut rd::rd_kafka_event_t) -> usize {
-    MESSAGES.with(|messages| {
-        let Ok(mut messages) = messages.try_borrow_mut() else {
-            return 0;
-        };
-        // SAFETY: per this function's contract; librdkafka writes at most `capacity`
-        // pointers, valid while the event lives.
-        let reports = unsafe {
-            let capacity = rd::rd_kafka_event_message_count(event);
-            messages.clear();
-            messages.reserve(capacity);
-            let n = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr().cast(), capacity);
-            messages.set_len(n.min(capacity));
-            messages.iter().map(|message| {
-                let message = &**message;
-                let outcome = match message.err {
-                    rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => {
-                        Ok((message.partition, message.offset))
-                    }
-                    code => Err(RDKafkaErrorCode::from(code)),
-                };
-                Reported {
-                    index: message._private as usize,
-                    outcome,
-                }
-            })
-        };
-        context.delivered(reports)
+    MESSAGES.with(|messages| match messages.try_borrow_mut() {
+        // SAFETY: per this function's contract.
+        Ok(mut messages) => unsafe { deliver_into(context, event, &mut messages) },
+        // Served again from inside a delivery (a waker that polls inline): a list of its own,
+        // so that no report is dropped.
+        // SAFETY: per this function's contract.
+        Err(_) => unsafe { deliver_into(context, event, &mut Vec::new()) },
     })
+}
+
+/// [`deliver`], listing the event's records in `messages`.
+///
+/// # Safety
+/// `event` is a live `RD_KAFKA_EVENT_DR` event.
+unsafe fn deliver_into(
+    context: &DeliveryContext,
+    event: *mut rd::rd_kafka_event_t,
+    messages: &mut Vec<*mut rd::rd_kafka_message_t>,
+) -> usize {
+    // SAFETY: per this function's contract; librdkafka writes at most `capacity` pointers,
+    // valid while the event lives.
+    let reports = unsafe {
+        let capacity = rd::rd_kafka_event_message_count(event);
+        messages.clear();
+        messages.reserve(capacity);
+        let n = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr().cast(), capacity);
+        messages.set_len(n.min(capacity));
+        messages.iter().map(|message| {
+            let message = &**message;
+            let outcome = match message.err {
+                rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => {
+                    Ok((message.partition, message.offset))
+                }
+                code => Err(RDKafkaErrorCode::from(code)),
+            };
+            Reported {
+                index: message._private as usize,
+                outcome,
+            }
+        })
+    };
+    context.delivered(reports)
 }
 
 /// A C string of librdkafka's, or "" for none.
