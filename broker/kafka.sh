@@ -170,7 +170,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 # A deleted topic's files go after 1 s, not 60: the benchmark recreates its topics between
-# runs of gigabytes each. (The broker's name for the topics' `file.delete.delay.ms`.)
+# runs of gigabytes each. (The broker's name for the topics' file.delete.delay.ms.)
 log.segment.delete.delay.ms=1000
 EOF
   write_log4j "$state/log4j2.properties" "$state/server.log"
