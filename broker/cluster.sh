@@ -14,7 +14,7 @@
 #   broker/cluster.sh run CMD..     start, run CMD with those variables, stop (also on failure)
 #
 # Ports: from KAFKA_TEST_CLUSTER_PORT_BASE (default: the first free block of six from
-# 49092): node N listens on base+2(N-1) (PLAINTEXT, clients and replication) and
+# 28092, below Linux's ephemeral range, as the single broker's): node N listens on base+2(N-1) (PLAINTEXT, clients and replication) and
 # base+2(N-1)+1 (CONTROLLER). State (data, logs, pids) in KAFKA_TEST_CLUSTER_STATE_DIR
 # (default broker/cluster-state). No authorizer: the faults, not the ACLs, are tested here.
 set -euo pipefail
@@ -43,16 +43,17 @@ pick_cluster_ports() {
     [[ $KAFKA_TEST_CLUSTER_PORT_BASE =~ ^[0-9]+$ ]] &&
       ((KAFKA_TEST_CLUSTER_PORT_BASE > 1023 && KAFKA_TEST_CLUSTER_PORT_BASE < 65530)) ||
       die "KAFKA_TEST_CLUSTER_PORT_BASE=\`$KAFKA_TEST_CLUSTER_PORT_BASE\` is not a port number in 1024..65529"
+    warn_ephemeral "$KAFKA_TEST_CLUSTER_PORT_BASE" $((KAFKA_TEST_CLUSTER_PORT_BASE + 5))
     echo "$KAFKA_TEST_CLUSTER_PORT_BASE"
     return
   fi
   local base p busy
-  for base in $(seq 49092 100 49992); do
+  for base in $(seq 28092 100 28992); do
     busy=0
     for p in $(seq "$base" $((base + 5))); do port_in_use "$p" && busy=1 && break; done
-    ((busy == 0)) && echo "$base" && return
+    ((busy == 0)) && warn_ephemeral "$base" $((base + 5)) && echo "$base" && return
   done
-  die "no free block of six ports in 49092..49997 on 127.0.0.1; set KAFKA_TEST_CLUSTER_PORT_BASE"
+  die "no free block of six ports in 28092..28997 on 127.0.0.1; set KAFKA_TEST_CLUSTER_PORT_BASE"
 }
 
 write_node_config() {

@@ -12,7 +12,8 @@
 #   broker/kafka.sh run CMD..  start, wait, run CMD with those variables, stop (also on failure)
 #
 # Listeners, all on 127.0.0.1 (ports from KAFKA_TEST_PORT_BASE, default: the first
-# free block of five from 39092):
+# free block of five from 29092, below Linux's ephemeral range so that no outgoing
+# connection, the broker's own to its controller included, can take one before it binds):
 #   base+0  PLAINTEXT       dev listener; its principal ANONYMOUS is a super user
 #   base+1  SASL_PLAINTEXT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 #   base+2  SASL_SSL        the same mechanisms over TLS (server cert signed by a test CA)
@@ -42,6 +43,17 @@ pid_alive() { [[ -f $state/pid ]] && kill -0 "$(cat "$state/pid")" 2>/dev/null; 
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Warns when ports $1..$2 lie in the kernel's ephemeral range: an outgoing connection may
+# take one of them between our check and the broker's bind ("Address already in use").
+warn_ephemeral() {
+  local range low high
+  range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || return 0
+  read -r low high <<<"$range"
+  if (($1 <= high && $2 >= low)); then
+    log "warning: ports $1..$2 are in the ephemeral range $low..$high (net.ipv4.ip_local_port_range); a start may fail to bind"
+  fi
+}
+
 pick_ports() {
   local base
   if [[ -n ${KAFKA_TEST_PORT_BASE:-} ]]; then
@@ -50,15 +62,16 @@ pick_ports() {
     for p in $(seq "$KAFKA_TEST_PORT_BASE" $((KAFKA_TEST_PORT_BASE + 4))); do
       port_in_use "$p" && die "port $p (from KAFKA_TEST_PORT_BASE=$KAFKA_TEST_PORT_BASE) is already in use on 127.0.0.1"
     done
+    warn_ephemeral "$KAFKA_TEST_PORT_BASE" $((KAFKA_TEST_PORT_BASE + 4))
     echo "$KAFKA_TEST_PORT_BASE"
     return
   fi
-  for base in $(seq 39092 100 39992); do
+  for base in $(seq 29092 100 29992); do
     local busy=0
     for p in $(seq "$base" $((base + 4))); do port_in_use "$p" && busy=1 && break; done
-    ((busy == 0)) && echo "$base" && return
+    ((busy == 0)) && warn_ephemeral "$base" $((base + 4)) && echo "$base" && return
   done
-  die "no free block of five ports in 39092..39996 on 127.0.0.1; set KAFKA_TEST_PORT_BASE"
+  die "no free block of five ports in 29092..29996 on 127.0.0.1; set KAFKA_TEST_PORT_BASE"
 }
 
 # The broker's classpath, resolved by Maven from broker/pom.xml and cached until the pom changes.
