@@ -7,9 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 /// The clients measured, in the order the tables list them.
-pub const CLIENTS: [&str; 6] = [
+pub const CLIENTS: [&str; 7] = [
     "raw",
     "typed",
+    "detached",
     "runner",
     "confluent",
     "aiokafka",

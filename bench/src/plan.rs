@@ -51,7 +51,14 @@ pub const WORKLOADS: [Workload; 3] = [
 ];
 
 /// The clients of each measurement.
-pub const PRODUCERS: [&str; 5] = ["raw", "typed", "confluent", "aiokafka", "faststream"];
+pub const PRODUCERS: [&str; 6] = [
+    "raw",
+    "typed",
+    "detached",
+    "confluent",
+    "aiokafka",
+    "faststream",
+];
 pub const CONSUMERS: [&str; 6] = [
     "raw",
     "typed",

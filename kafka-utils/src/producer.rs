@@ -6,7 +6,9 @@
 //! returns once the record is queued in librdkafka (waiting only when the queue is full) and
 //! hands back a [`DeliveryFuture`] for its delivery report, so a caller can have thousands
 //! of records in flight. [`Producer::send_batch`] queues many records and returns one future
-//! for all their reports. [`Producer::close`] flushes; dropping the last clone flushes too,
+//! for all their reports. [`Producer::send_detached`] returns no future, for a caller that
+//! needs no offsets: the fastest way to send; every report is counted in
+//! [`Producer::delivery_totals`], and a record that fails is logged. [`Producer::close`] flushes; dropping the last clone flushes too,
 //! blocking up to `KAFKA_REQUEST_TIMEOUT_MS`.
 //!
 //! ```
@@ -67,12 +69,12 @@ mod poller;
 mod queueing;
 mod slots;
 
-pub use delivery::{BatchDelivery, Delivered, DeliveryFuture};
-use delivery::{BatchState, DeliveryContext, produce_span};
+pub use delivery::{BatchDelivery, Delivered, DeliveryFuture, DeliveryTotals};
+use delivery::{BatchState, DeliveryContext, Totals, produce_span};
 use native::TopicHandles;
 use poller::{Events, Poller};
 use queueing::{Placement, Retry};
-use slots::{Slots, Target};
+use slots::{DETACHED, Slots, Target};
 
 /// A record to send: the message, and optionally a key, headers and a partition.
 #[derive(Debug)]
@@ -200,6 +202,7 @@ impl<U: User, C> Producer<U, C> {
             refusal: Refusal::new(),
             purge: std::sync::OnceLock::new(),
             slots: Arc::new(Slots::default()),
+            totals: Totals::default(),
         };
         let producer = config
             .create_with_context(context)
@@ -270,7 +273,16 @@ impl<U: User, C> Producer<U, C> {
     /// it was sent), freed again if it is not queued, and the `traceparent` to write in its
     /// headers.
     fn reserve(&self, topic: &'static str, target: Target) -> (Reserved<'_>, Option<String>) {
-        let span = produce_span(topic);
+        self.reserve_spanned(topic, produce_span(topic), target)
+    }
+
+    /// [`reserve`](Self::reserve) with the record's `span` made.
+    fn reserve_spanned(
+        &self,
+        topic: &'static str,
+        span: tracing::Span,
+        target: Target,
+    ) -> (Reserved<'_>, Option<String>) {
         let traceparent = trace::traceparent(&span);
         let context = self.inner.producer().context();
         let sent_at = context.metrics.get().map(|_| std::time::Instant::now());
@@ -320,6 +332,96 @@ impl<U: User, C> Producer<U, C> {
             }
             Ok(reserved.queued())
         }
+    }
+
+    /// Queues `message` for topic `T` without a future for its report, for a caller that
+    /// needs no record's offset: the fastest way to send. Its report is counted in
+    /// [`delivery_totals`](Self::delivery_totals) (and in the metrics, when kept); if it
+    /// fails, the log says so with the topic and why. Waits only while librdkafka's queue
+    /// is full; an error means the record was not queued.
+    ///
+    /// ```
+    /// use kafka_utils::prelude::*;
+    /// use kafka_utils::embedded::EmbeddedCluster;
+    /// use kafka_utils::producer::Producer;
+    /// use kafka_utils::settings::Settings;
+    ///
+    /// #[derive(KafkaTopics)]
+    /// pub enum Topics {
+    ///     #[topic(name = "clicks", message = u64)]
+    ///     Clicks,
+    /// }
+    ///
+    /// #[derive(KafkaUsers)]
+    /// pub enum Users {
+    ///     #[user(name = "tracker")]
+    ///     Tracker,
+    /// }
+    ///
+    /// permissions! { Users::Tracker => { Topics::Clicks => [Write] } }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), kafka_utils::Error> {
+    /// let cluster = EmbeddedCluster::start(1)?;
+    /// cluster.create_topic("clicks", 1)?;
+    /// let producer = Producer::<users::Tracker>::new(&Settings::new(cluster.bootstrap_servers()))?;
+    /// for click in 0..1_000u64 {
+    ///     producer.send_detached(topics::Clicks, &click).await?;
+    /// }
+    /// producer.flush(std::time::Duration::from_secs(30)).await?;
+    /// let totals = producer.delivery_totals();
+    /// assert_eq!((totals.delivered, totals.failed), (1_000, 0));
+    /// # Ok(()) }
+    /// ```
+    pub fn send_detached<'a, T>(
+        &'a self,
+        topic: T,
+        message: &'a T::Message,
+    ) -> impl Future<Output = Result<(), Error>> + 'a
+    where
+        T: WritableBy<U>,
+        T::Key: KafkaKey,
+        C: Codec<T::Message>,
+    {
+        self.send_record_detached(topic, Record::new(message))
+    }
+
+    /// Queues `record` for topic `T` without a future for its report (see
+    /// [`send_detached`](Self::send_detached)).
+    #[allow(clippy::manual_async_fn)]
+    pub fn send_record_detached<'a, T>(
+        &'a self,
+        _topic: T,
+        record: Record<'a, T>,
+    ) -> impl Future<Output = Result<(), Error>> + 'a
+    where
+        T: WritableBy<U>,
+        T::Key: KafkaKey,
+        C: Codec<T::Message>,
+    {
+        async move {
+            let span = produce_span(T::NAME);
+            if span.is_disabled() && self.inner.producer().context().metrics.get().is_none() {
+                // Nothing to keep until the report: no entry, the report is only counted.
+                if let Some(retry) = self.enqueue_record(&record, DETACHED, None)? {
+                    retry.await?;
+                }
+                return Ok(());
+            }
+            let (mut reserved, traceparent) = self.reserve_spanned(T::NAME, span, Target::Detached);
+            if let Some(retry) =
+                self.enqueue_record(&record, reserved.index, traceparent.as_deref())?
+            {
+                retry.await?;
+            }
+            reserved.queued = true;
+            Ok(())
+        }
+    }
+
+    /// How many of this producer's records (and its clones') were reported so far,
+    /// delivered or failed.
+    pub fn delivery_totals(&self) -> DeliveryTotals {
+        self.inner.producer().context().totals.get()
     }
 
     /// Queues bytes as they are for topic `T` (a `None` payload or key is null), with

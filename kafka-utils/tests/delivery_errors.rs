@@ -1,8 +1,10 @@
 //! A delivery that fails comes back to the caller as an error and is counted, never
 //! dropped: with no broker answering (127.0.0.1:9 refuses every connection), records fail
 //! once `message.timeout.ms` passes; a full queue makes senders wait (not fail, not drop)
-//! until space frees, and then their records fail the same way.
+//! until space frees, and then their records fail the same way. A record sent detached
+//! (no future) that fails is counted and said in the log, with its topic and why.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kafka_utils::metrics::Metrics;
@@ -101,4 +103,107 @@ async fn a_full_queue_holds_senders_back_until_records_fail_and_none_is_dropped(
     assert_eq!(reports.len(), 10);
     assert!(reports.iter().all(Result::is_err));
     assert_eq!(errors_counted(&metrics), 70.0);
+}
+
+/// The messages of the error events logged in this test binary.
+fn logged_errors() -> &'static Mutex<Vec<String>> {
+    static LOGGED: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
+    LOGGED.get_or_init(|| {
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let layer = ErrorLog(Arc::clone(&logged));
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        logged
+    })
+}
+
+/// Keeps each error event as `message topic=… error=…`; interested in nothing else, so
+/// that the producer's spans stay disabled (the path without an entry per record).
+struct ErrorLog(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorLog {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if metadata.is_event() && *metadata.level() == tracing::Level::ERROR {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+        }
+        let mut text = Text(String::new());
+        event.record(&mut text);
+        self.0.lock().unwrap().push(text.0);
+    }
+}
+
+/// Waits up to 30 s for `failed` failures in `producer`'s totals.
+async fn failures(producer: &Producer<users::Stranded>, failed: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while producer.delivery_totals().failed < failed {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            producer.delivery_totals()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(producer.delivery_totals().delivered, 0);
+}
+
+fn lost_records_logged() -> usize {
+    let logged = logged_errors().lock().unwrap();
+    logged
+        .iter()
+        .filter(|line| {
+            line.contains("nobody awaits was not delivered")
+                && line.contains("topic=\"nowhere.events\"")
+                && line.contains("timed out")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn detached_records_that_fail_are_counted_and_logged_with_or_without_metrics() {
+    logged_errors();
+    let before = lost_records_logged();
+    // Without metrics: no entry per record; the report alone is counted and logged.
+    let settings = Settings::new("127.0.0.1:9").with_client_property("message.timeout.ms", "1500");
+    let bare = Producer::<users::Stranded>::new(&settings).unwrap();
+    for n in 0..5u64 {
+        bare.send_detached(topics::Events, &n)
+            .await
+            .expect("queued");
+    }
+    failures(&bare, 5).await;
+    // With metrics: an entry keeps the send time; the failure is counted there too.
+    let (measured, metrics) = stranded(None);
+    for n in 0..3u64 {
+        let record = Record::new(&n).header("h", "v");
+        measured
+            .send_record_detached(topics::Events, record)
+            .await
+            .expect("queued");
+    }
+    failures(&measured, 3).await;
+    assert_eq!(errors_counted(&metrics), 3.0);
+    // A dropped future's failure is logged too (and counted in the totals).
+    drop(measured.send(topics::Events, &9).await.expect("queued"));
+    failures(&measured, 4).await;
+    assert_eq!(
+        lost_records_logged() - before,
+        9,
+        "{:?}",
+        logged_errors().lock().unwrap()
+    );
 }

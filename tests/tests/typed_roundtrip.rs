@@ -40,11 +40,13 @@ pub enum Topics {
     Texts,
     #[topic(name = "roundtrip.maps", message = BTreeMap<String, Vec<i64>>, key = Vec<u8>)]
     Maps,
+    #[topic(name = "roundtrip.detached", message = Order, key = u64, partitions = 2)]
+    Detached,
 }
 
 #[derive(Debug, KafkaUsers)]
 pub enum Users {
-    #[user(name = "roundtrip", groups = ["roundtrip-orders", "roundtrip-events", "roundtrip-texts", "roundtrip-maps"])]
+    #[user(name = "roundtrip", groups = ["roundtrip-orders", "roundtrip-events", "roundtrip-texts", "roundtrip-maps", "roundtrip-detached"])]
     Service,
 }
 
@@ -54,6 +56,7 @@ permissions! {
         Topics::Events => [Read, Write, AutoCommitOffset],
         Topics::Texts => [Read, Write, AutoCommitOffset],
         Topics::Maps => [Read, Write, AutoCommitOffset],
+        Topics::Detached => [Read, Write, AutoCommitOffset],
     },
 }
 
@@ -166,6 +169,61 @@ async fn structs_with_integer_keys_and_headers_round_trip() {
             .parse()
             .unwrap();
         assert_eq!(payload, serde_json::to_vec(&orders[id as usize]).unwrap());
+    }
+    consumer.close().await.unwrap();
+    producer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn records_sent_detached_are_all_written_and_counted() {
+    let cluster = TestCluster::get();
+    cluster.recreate_topic("roundtrip.detached", 2).await;
+    let settings = cluster.settings();
+    let producer = Producer::<users::Service>::new(&settings).unwrap();
+    let orders: Vec<Order> = (0..1_000u64)
+        .map(|id| Order {
+            id,
+            item: format!("item-{id}"),
+            price: 1.0,
+            tags: Vec::new(),
+            note: None,
+        })
+        .collect();
+    for order in &orders {
+        // Every other record with a key and a header (the path through rust-rdkafka).
+        if order.id % 2 == 0 {
+            producer
+                .send_detached(topics::Detached, order)
+                .await
+                .unwrap();
+        } else {
+            let record = Record::new(order).key(&order.id).header("odd", "1");
+            producer
+                .send_record_detached(topics::Detached, record)
+                .await
+                .unwrap();
+        }
+    }
+    producer.flush(TIMEOUT).await.unwrap();
+    let totals = producer.delivery_totals();
+    assert_eq!((totals.delivered, totals.failed), (1_000, 0));
+
+    let consumer = Consumer::<users::Service, Order>::builder(&settings)
+        .group("roundtrip-detached")
+        .topic(topics::Detached)
+        .build()
+        .unwrap();
+    let mut received = receive_all(&consumer, 1_000).await;
+    received.sort_by_key(|r| r.value.id);
+    for (r, order) in received.iter().zip(&orders) {
+        assert_eq!(&r.value, order);
+        match order.id % 2 {
+            0 => assert_eq!((r.key.as_deref(), r.header("odd")), (None, None)),
+            _ => assert_eq!(
+                (r.key_as::<u64>().unwrap(), r.header("odd")),
+                (order.id, Some(&b"1"[..]))
+            ),
+        }
     }
     consumer.close().await.unwrap();
     producer.close().await.unwrap();

@@ -70,7 +70,8 @@ pub fn run(job: &Job) -> Result<Outcome, BoxError> {
     let before = crate::job::cpu_seconds();
     let mut outcome = match (job.client.as_str(), job.op) {
         ("raw", Op::Produce | Op::Fill) => produce::raw(&settings, job)?,
-        ("typed", Op::Produce) => runtime.block_on(produce::typed(&settings, job))?,
+        ("typed", Op::Produce) => runtime.block_on(produce::typed(&settings, job, false))?,
+        ("detached", Op::Produce) => runtime.block_on(produce::typed(&settings, job, true))?,
         ("raw", Op::Consume) => consume::raw(&settings, job)?,
         ("typed", Op::Consume) => runtime.block_on(consume::typed(&settings, job))?,
         ("runner", Op::Consume) => runtime.block_on(consume::runner(&settings, job))?,

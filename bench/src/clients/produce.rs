@@ -115,8 +115,13 @@ pub(super) fn raw(settings: &Settings, job: &Job) -> Result<Outcome, BoxError> {
 const WINDOW: usize = 100_000;
 
 /// kafka-utils' `Producer`: a typed value per record, encoded by the producer; each
-/// delivery future awaited (in order, once `WINDOW` are pending).
-pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, BoxError> {
+/// delivery future awaited (in order, once `WINDOW` are pending), or, `detached`, no future:
+/// the acknowledgements counted after the flush, as the raw program counts them.
+pub(super) async fn typed(
+    settings: &Settings,
+    job: &Job,
+    detached: bool,
+) -> Result<Outcome, BoxError> {
     match job.kind {
         Kind::Bytes => {
             let producer = Producer::<users::Bench, Raw>::with_codec(settings, Raw)?;
@@ -126,6 +131,7 @@ pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, Box
                 topics::Bytes,
                 vec![b'x'; job.size],
                 |_, _| {},
+                detached,
             )
             .await
         }
@@ -141,18 +147,20 @@ pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, Box
                 value.id = ID + sent % 1024;
                 value.sent_at = TIME + sent % 1024;
             };
-            send_for(job, producer, topics::Json, value, next).await
+            send_for(job, producer, topics::Json, value, next, detached).await
         }
     }
 }
 
-/// Sends `value` (changed by `next` before each record) to `topic` for the job's seconds.
+/// Sends `value` (changed by `next` before each record) to `topic` for the job's seconds,
+/// awaiting each record's future or, `detached`, counting the acknowledgements at the end.
 async fn send_for<T, C>(
     job: &Job,
     producer: Producer<users::Bench, C>,
     topic: T,
     mut value: T::Message,
     next: impl Fn(&mut T::Message, u64),
+    detached: bool,
 ) -> Result<Outcome, BoxError>
 where
     T: WritableBy<users::Bench> + Copy,
@@ -161,8 +169,31 @@ where
 {
     let deadline = Instant::now() + duration(job.seconds);
     let start = Instant::now();
-    let mut pending = VecDeque::with_capacity(WINDOW + 1);
     let mut sent = 0u64;
+    if detached {
+        while !sent.is_multiple_of(256) || Instant::now() < deadline {
+            next(&mut value, sent);
+            producer.send_detached(topic, &value).await?;
+            sent += 1;
+        }
+        producer.flush(Duration::from_secs(120)).await?;
+        let seconds = start.elapsed().as_secs_f64();
+        let totals = producer.delivery_totals();
+        if totals.delivered != sent || totals.failed != 0 {
+            return Err(format!(
+                "detached producer: {} of {sent} acknowledged, {} failed",
+                totals.delivered, totals.failed
+            )
+            .into());
+        }
+        producer.close().await?;
+        return Ok(Outcome {
+            messages: sent,
+            seconds,
+            ..Outcome::default()
+        });
+    }
+    let mut pending = VecDeque::with_capacity(WINDOW + 1);
     while !sent.is_multiple_of(256) || Instant::now() < deadline {
         next(&mut value, sent);
         pending.push_back(producer.send(topic, &value).await?);

@@ -2,7 +2,7 @@
 //! for its report.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
@@ -15,7 +15,7 @@ use crate::Error;
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::refusal::{Refusal, is_login_failure, is_purged, refused};
 
-use super::slots::{Reported, Slots};
+use super::slots::{DETACHED, Reported, Slots, lost};
 
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,42 @@ pub struct Delivered {
 }
 
 pub(super) type Report = Result<Delivered, Error>;
+
+/// How many records of a producer (and its clones) were reported so far: written, or
+/// failed for good. Every record counts, awaited or sent detached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryTotals {
+    /// Acknowledged by the cluster.
+    pub delivered: u64,
+    /// Failed (their errors went to their futures, or to the log for records nobody awaits).
+    pub failed: u64,
+}
+
+/// The running [`DeliveryTotals`].
+#[derive(Default)]
+pub(super) struct Totals {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Totals {
+    /// Counts `delivered` and `failed` more.
+    pub(super) fn add(&self, delivered: u64, failed: u64) {
+        if delivered > 0 {
+            self.delivered.fetch_add(delivered, Ordering::Relaxed);
+        }
+        if failed > 0 {
+            self.failed.fetch_add(failed, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn get(&self) -> DeliveryTotals {
+        DeliveryTotals {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// The reports of a [`BatchDelivery`], filled in as they come.
 pub(super) struct BatchState {
@@ -93,6 +129,8 @@ pub(super) struct DeliveryContext {
     pub(super) purge: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// What each record in flight carries.
     pub(super) slots: Arc<Slots>,
+    /// Every record reported so far.
+    pub(super) totals: Totals,
 }
 
 impl Drop for DeliveryContext {
@@ -145,19 +183,16 @@ impl DeliveryContext {
         &self,
         reports: impl IntoIterator<Item = Reported<RDKafkaErrorCode>>,
     ) -> usize {
-        let mut reported = 0;
+        let (mut delivered, mut failed) = (0u64, 0u64);
         let metrics = self.metrics.get();
         // Reports come by topic: the metrics of the last topic seen are kept at hand.
         let mut last: Option<(&'static str, Arc<TopicMetrics>)> = None;
-        let fail = |topic: &'static str, code: RDKafkaErrorCode| {
-            let error = KafkaError::MessageProduction(code);
-            match self.refusal.get() {
-                Some(refusal) if is_purged(&error) => refusal,
-                _ => Error::kafka(format!("delivering a record to topic `{topic}`"), error),
-            }
-        };
+        let fail = |topic: &'static str, code: RDKafkaErrorCode| self.failure(topic, code);
         self.slots.deliver(reports, fail, |counted| {
-            reported += 1;
+            match counted.ok {
+                true => delivered += 1,
+                false => failed += 1,
+            }
             let Some(metrics) = metrics else { return };
             let topic = match &last {
                 Some((name, topic)) if *name == counted.topic => topic,
@@ -172,7 +207,33 @@ impl DeliveryContext {
                 topic.produce_errors.inc();
             }
         });
-        reported
+        self.totals.add(delivered, failed);
+        usize::try_from(delivered + failed).unwrap_or(usize::MAX)
+    }
+
+    /// The error of a record of `topic` that failed with `code`: the login refusal when
+    /// that is why it was purged.
+    fn failure(&self, topic: &str, code: RDKafkaErrorCode) -> Error {
+        let error = KafkaError::MessageProduction(code);
+        match self.refusal.get() {
+            Some(refusal) if is_purged(&error) => refusal,
+            _ => Error::kafka(format!("delivering a record to topic `{topic}`"), error),
+        }
+    }
+
+    /// Counts the reports of `delivered` detached records without an entry, and logs
+    /// each of `failed` (its topic and why).
+    pub(super) fn detached<'t>(
+        &self,
+        delivered: u64,
+        failed: impl IntoIterator<Item = (std::borrow::Cow<'t, str>, RDKafkaErrorCode)>,
+    ) {
+        let mut count = 0;
+        for (topic, code) in failed {
+            lost(&topic, &self.failure(&topic, code));
+            count += 1;
+        }
+        self.totals.add(delivered, count);
     }
 
     /// Whether a sender waits for queue space.
@@ -196,6 +257,16 @@ impl ProducerContext for DeliveryContext {
     /// A report served by rust-rdkafka rather than [`super::poller`]: only while the
     /// producer is dropped, for what the last flush left (nobody waits for space then).
     fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
+        if index == DETACHED {
+            match result {
+                Ok(_) => self.detached(1, []),
+                Err((error, message)) => {
+                    let code = error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail);
+                    self.detached(0, [(message.topic().into(), code)]);
+                }
+            }
+            return;
+        }
         let outcome = match result {
             Ok(message) => Ok((message.partition(), message.offset())),
             Err((error, _)) => Err(error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail)),

@@ -25,7 +25,7 @@ use rdkafka::producer::{BaseProducer, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::delivery::DeliveryContext;
-use super::slots::Reported;
+use super::slots::{DETACHED, Reported};
 use crate::Error;
 
 /// The librdkafka producer and its main queue (where its events arrive).
@@ -158,27 +158,48 @@ unsafe fn deliver_into(
 ) -> usize {
     // SAFETY: per this function's contract; librdkafka writes at most `capacity` pointers,
     // valid while the event lives.
-    let reports = unsafe {
+    unsafe {
         let capacity = rd::rd_kafka_event_message_count(event);
         messages.clear();
         messages.reserve(capacity);
         let n = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr().cast(), capacity);
         messages.set_len(n.min(capacity));
-        messages.iter().map(|message| {
-            let message = &**message;
-            let outcome = match message.err {
-                rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => {
-                    Ok((message.partition, message.offset))
-                }
-                code => Err(RDKafkaErrorCode::from(code)),
-            };
-            Reported {
-                index: message._private as usize,
-                outcome,
-            }
-        })
+    }
+    let outcome = |message: &rd::rd_kafka_message_t| match message.err {
+        rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => {
+            Ok((message.partition, message.offset))
+        }
+        code => Err(RDKafkaErrorCode::from(code)),
     };
-    context.delivered(reports)
+    // SAFETY (both closures): the messages are live while the event is.
+    let detached = |message: &&*mut rd::rd_kafka_message_t| {
+        unsafe { &***message }._private as usize == DETACHED
+    };
+    let (mut detached_ok, mut detached_failed) = (0u64, Vec::new());
+    for message in messages.iter().filter(detached) {
+        // SAFETY: as above; the topic handle and its name live as long as the message.
+        let message = unsafe { &**message };
+        match outcome(message) {
+            Ok(_) => detached_ok += 1,
+            Err(code) => {
+                let topic = unsafe { text(rd::rd_kafka_topic_name(message.rkt)) };
+                detached_failed.push((topic, code));
+            }
+        }
+    }
+    if detached_ok > 0 || !detached_failed.is_empty() {
+        context.detached(detached_ok, detached_failed);
+    }
+    let reports = messages.iter().filter(|m| !detached(m)).map(|message| {
+        // SAFETY: as above.
+        let message = unsafe { &**message };
+        Reported {
+            index: message._private as usize,
+            outcome: outcome(message),
+        }
+    });
+    context.delivered(reports);
+    messages.len()
 }
 
 /// A C string of librdkafka's, or "" for none.

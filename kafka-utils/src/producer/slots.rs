@@ -21,10 +21,18 @@ use std::time::{Duration, Instant};
 use super::delivery::{BatchState, Delivered, Report};
 use crate::Error;
 
+/// The opaque of a detached record that needs no entry (no span, no metrics): never an
+/// entry's index, as no table grows that large. Its report is counted and, if it failed,
+/// logged (see `DeliveryContext::detached`).
+pub(super) const DETACHED: usize = usize::MAX;
+
 /// Where a record's report goes.
 pub(super) enum Target {
     /// To its [`DeliveryFuture`](super::DeliveryFuture).
     One,
+    /// Nowhere: the record was sent detached (its entry holds its span or its send time);
+    /// a failure is logged.
+    Detached,
     /// Into place `index` of a batch's reports.
     Batch(Arc<BatchState>, usize),
 }
@@ -139,9 +147,10 @@ impl Slots {
         span: tracing::Span,
         target: Target,
     ) -> usize {
-        let batch = match target {
-            Target::One => None,
-            Target::Batch(state, place) => Some((state, place)),
+        let (batch, state) = match target {
+            Target::One => (None, State::Pending),
+            Target::Detached => (None, State::Unwatched),
+            Target::Batch(batch, place) => (Some((batch, place)), State::Pending),
         };
         // A disabled span and no batch: nothing to keep beside the entry (and no drop).
         let extra = (!span.is_disabled() || batch.is_some()).then(|| Extra { span, batch });
@@ -158,7 +167,7 @@ impl Slots {
             sent,
             partition: 0,
             topic,
-            state: State::Pending,
+            state,
             extra: extra.is_some(),
         };
         let index = match table.free.pop() {
@@ -250,7 +259,12 @@ impl Slots {
                     state.complete(place, report);
                     table.free(index);
                 }
-                None if unwatched => table.free(index),
+                None if unwatched => {
+                    if let Err(error) = report {
+                        lost(topic, &error);
+                    }
+                    table.free(index);
+                }
                 None => {
                     wakers.extend(table.entries[index].waker.take());
                     if let Err(e) = report {
@@ -331,6 +345,12 @@ impl Slots {
         });
         self.deliver(reports, |_, ()| Error::Runtime(why.to_string()), |_| {});
     }
+}
+
+/// A record nobody waits for (sent detached, or its future dropped) failed: said in the
+/// log, the only place anyone will learn it.
+pub(super) fn lost(topic: &str, error: &Error) {
+    tracing::error!(topic, %error, "a record whose report nobody awaits was not delivered");
 }
 
 fn taken() -> Error {
@@ -461,6 +481,26 @@ mod tests {
         slots.unwatch(late);
         let table = slots.table();
         assert_eq!(table.free, vec![late]);
+        assert!(table.errors.is_empty());
+    }
+
+    #[test]
+    fn a_detached_entry_is_freed_by_its_report_and_counted() {
+        let slots = Slots::default();
+        let index = insert(&slots, Target::Detached);
+        let mut counted = Vec::new();
+        let reports = [Reported {
+            index,
+            outcome: Err(()),
+        }];
+        slots.deliver(
+            reports,
+            |topic, ()| Error::Runtime(topic.into()),
+            |c| counted.push(c.ok),
+        );
+        assert_eq!(counted, [false]);
+        let table = slots.table();
+        assert_eq!(table.free, vec![index]);
         assert!(table.errors.is_empty());
     }
 
