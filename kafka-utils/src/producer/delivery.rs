@@ -15,7 +15,7 @@ use crate::Error;
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::refusal::{Refusal, is_login_failure, is_purged, refused};
 
-use super::slots::{DETACHED, Reported, Slots, lost};
+use super::slots::{DETACHED, Lost, Reported, Slots};
 
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,18 +222,19 @@ impl DeliveryContext {
     }
 
     /// Counts the reports of `delivered` detached records without an entry, and logs
-    /// each of `failed` (its topic and why).
+    /// those of `failed` (their topics and why).
     pub(super) fn detached<'t>(
         &self,
         delivered: u64,
         failed: impl IntoIterator<Item = (std::borrow::Cow<'t, str>, RDKafkaErrorCode)>,
     ) {
-        let mut count = 0;
+        let mut lost = Lost::default();
         for (topic, code) in failed {
-            lost(&topic, &self.failure(&topic, code));
-            count += 1;
+            let error = self.failure(&topic, code);
+            lost.add(topic, error);
         }
-        self.totals.add(delivered, count);
+        self.totals.add(delivered, lost.records());
+        lost.log();
     }
 
     /// Whether a sender waits for queue space.

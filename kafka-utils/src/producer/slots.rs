@@ -204,6 +204,7 @@ impl Slots {
         mut count: impl FnMut(Counted),
     ) {
         let mut wakers = Vec::new();
+        let mut lost = Lost::default();
         let mut guard = self.table();
         let table = &mut *guard;
         let now = Instant::now();
@@ -261,7 +262,7 @@ impl Slots {
                 }
                 None if unwatched => {
                     if let Err(error) = report {
-                        lost(topic, &error);
+                        lost.add(topic, error);
                     }
                     table.free(index);
                 }
@@ -275,6 +276,7 @@ impl Slots {
         }
         drop(guard);
         wakers.into_iter().for_each(Waker::wake);
+        lost.log();
     }
 
     /// The report of entry `index`, once it came (the entry is then freed).
@@ -347,10 +349,45 @@ impl Slots {
     }
 }
 
-/// A record nobody waits for (sent detached, or its future dropped) failed: said in the
-/// log, the only place anyone will learn it.
-pub(super) fn lost(topic: &str, error: &Error) {
-    tracing::error!(topic, %error, "a record whose report nobody awaits was not delivered");
+/// The failed records nobody waits for (sent detached, or their futures dropped) among one
+/// event's reports: said in the log, the only place anyone will learn it, a line per run of
+/// the same topic and error rather than per record.
+#[derive(Default)]
+pub(super) struct Lost<'t> {
+    /// Each run: its topic, its first error, and how many records.
+    runs: Vec<(std::borrow::Cow<'t, str>, Error, u64)>,
+}
+
+impl<'t> Lost<'t> {
+    /// A record of `topic` failed with `error`.
+    pub(super) fn add(&mut self, topic: impl Into<std::borrow::Cow<'t, str>>, error: Error) {
+        let topic = topic.into();
+        match self.runs.last_mut() {
+            Some((last, first, records))
+                if *last == topic && first.to_string() == error.to_string() =>
+            {
+                *records += 1
+            }
+            _ => self.runs.push((topic, error, 1)),
+        }
+    }
+
+    /// How many records failed.
+    pub(super) fn records(&self) -> u64 {
+        self.runs.iter().map(|(_, _, records)| records).sum()
+    }
+
+    /// Logs each run.
+    pub(super) fn log(&self) {
+        for (topic, error, records) in &self.runs {
+            tracing::error!(
+                topic = %topic,
+                records,
+                %error,
+                "records whose reports nobody awaits were not delivered"
+            );
+        }
+    }
 }
 
 fn taken() -> Error {
