@@ -13,8 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"raw": "#555555", "typed": "#d9480f", "runner": "#f08c00", "confluent": "#1971c2",
-          "aiokafka": "#2f9e44", "faststream": "#9c36b5"}
+COLORS = {"raw": "#555555", "typed": "#d9480f", "detached": "#e8590c", "runner": "#f08c00",
+          "confluent": "#1971c2", "aiokafka": "#2f9e44", "faststream": "#9c36b5"}
 WORKLOADS = ["100 B bytes", "1 KB JSON", "10 KB JSON"]
 
 
@@ -66,7 +66,8 @@ def main():
     results = json.load(open(sys.argv[1]))
     runs = results["runs"]
     fig, axes = plt.subplots(3, 1, figsize=(11, 13))
-    throughput(axes[0], runs, "produce", ["raw", "typed", "confluent", "aiokafka", "faststream"],
+    throughput(axes[0], runs, "produce",
+               ["raw", "typed", "detached", "confluent", "aiokafka", "faststream"],
                "Produce (acknowledged records)")
     throughput(axes[1], runs, "consume", ["raw", "typed", "runner", "confluent", "aiokafka", "faststream"],
                "Consume (decode, no-op handler, commit)")
