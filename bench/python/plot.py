@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"raw": "#555555", "typed": "#d9480f", "detached": "#e8590c", "runner": "#f08c00",
+COLORS = {"raw": "#555555", "typed": "#d9480f", "detached": "#ffa94d", "runner": "#f08c00",
           "confluent": "#1971c2", "aiokafka": "#2f9e44", "faststream": "#9c36b5"}
 WORKLOADS = ["100 B bytes", "1 KB JSON", "10 KB JSON"]
 
