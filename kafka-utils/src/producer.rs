@@ -8,8 +8,8 @@
 //! of records in flight. [`Producer::send_batch`] queues many records and returns one future
 //! for all their reports. [`Producer::send_detached`] returns no future, for a caller that
 //! needs no offsets: the fastest way to send; every report is counted in
-//! [`Producer::delivery_totals`], and a record that fails is logged. [`Producer::close`] flushes; dropping the last clone flushes too,
-//! blocking up to `KAFKA_REQUEST_TIMEOUT_MS`.
+//! [`Producer::delivery_totals`], and a record that fails is logged. [`Producer::close`]
+//! flushes; dropping the last clone flushes too, blocking up to `KAFKA_REQUEST_TIMEOUT_MS`.
 //!
 //! ```
 //! use kafka_utils::prelude::*;

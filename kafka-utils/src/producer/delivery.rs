@@ -178,11 +178,8 @@ impl rdkafka::ClientContext for DeliveryContext {
 
 impl DeliveryContext {
     /// Delivers the reports of one librdkafka event (see [`Slots::deliver`]) and counts
-    /// them; returns how many there were.
-    pub(super) fn delivered(
-        &self,
-        reports: impl IntoIterator<Item = Reported<RDKafkaErrorCode>>,
-    ) -> usize {
+    /// them.
+    pub(super) fn delivered(&self, reports: impl IntoIterator<Item = Reported<RDKafkaErrorCode>>) {
         let (mut delivered, mut failed) = (0u64, 0u64);
         let metrics = self.metrics.get();
         // Reports come by topic: the metrics of the last topic seen are kept at hand.
@@ -208,7 +205,6 @@ impl DeliveryContext {
             }
         });
         self.totals.add(delivered, failed);
-        usize::try_from(delivered + failed).unwrap_or(usize::MAX)
     }
 
     /// The error of a record of `topic` that failed with `code`: the login refusal when
@@ -231,7 +227,7 @@ impl DeliveryContext {
         let mut lost = Lost::default();
         for (topic, code) in failed {
             let error = self.failure(&topic, code);
-            lost.add(topic, error);
+            lost.add(topic, &error);
         }
         self.totals.add(delivered, lost.records());
         lost.log();

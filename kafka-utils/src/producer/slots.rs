@@ -262,7 +262,7 @@ impl Slots {
                 }
                 None if unwatched => {
                     if let Err(error) = report {
-                        lost.add(topic, error);
+                        lost.add(topic, &error);
                     }
                     table.free(index);
                 }
@@ -354,20 +354,16 @@ impl Slots {
 /// the same topic and error rather than per record.
 #[derive(Default)]
 pub(super) struct Lost<'t> {
-    /// Each run: its topic, its first error, and how many records.
-    runs: Vec<(std::borrow::Cow<'t, str>, Error, u64)>,
+    /// Each run: its topic, its error as said, and how many records.
+    runs: Vec<(std::borrow::Cow<'t, str>, String, u64)>,
 }
 
 impl<'t> Lost<'t> {
     /// A record of `topic` failed with `error`.
-    pub(super) fn add(&mut self, topic: impl Into<std::borrow::Cow<'t, str>>, error: Error) {
-        let topic = topic.into();
+    pub(super) fn add(&mut self, topic: impl Into<std::borrow::Cow<'t, str>>, error: &Error) {
+        let (topic, error) = (topic.into(), error.to_string());
         match self.runs.last_mut() {
-            Some((last, first, records))
-                if *last == topic && first.to_string() == error.to_string() =>
-            {
-                *records += 1
-            }
+            Some((last, said, records)) if *last == topic && *said == error => *records += 1,
             _ => self.runs.push((topic, error, 1)),
         }
     }
