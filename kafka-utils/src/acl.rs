@@ -43,7 +43,7 @@ pub fn admin_client(settings: &Settings) -> Result<Admin, Error> {
     settings
         .client_config()?
         .create()
-        .map_err(|e| Error::kafka("creating an admin client", e))
+        .map_err(|e| crate::settings::client_error("creating an admin client", e))
 }
 
 const RESOURCE_TYPES: &[(Res, &str)] = &[

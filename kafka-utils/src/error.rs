@@ -13,6 +13,17 @@ pub enum Error {
         /// What is wrong with it, starting with `=\`value\`` or ` is not set`.
         message: String,
     },
+    /// librdkafka refused a client property (see
+    /// [`Settings::with_client_property`](crate::settings::Settings::with_client_property)):
+    /// an unknown name or a value it does not take. The message names the property, never
+    /// its value.
+    #[error("client property `{property}` is not accepted: {message}")]
+    ClientProperty {
+        /// The property, e.g. `session.timeout.ms`.
+        property: String,
+        /// librdkafka's reason, with the value taken out.
+        message: String,
+    },
     /// A value could not be encoded for its topic.
     #[error("encoding a message for topic `{topic}`: {source}")]
     Encode {

@@ -204,9 +204,9 @@ impl<U: User, C> Producer<U, C> {
             slots: Arc::new(Slots::default()),
             totals: Totals::default(),
         };
-        let producer = config
-            .create_with_context(context)
-            .map_err(|e| Error::kafka(format!("creating a producer for user `{}`", U::NAME), e))?;
+        let producer = config.create_with_context(context).map_err(|e| {
+            crate::settings::client_error(format!("creating a producer for user `{}`", U::NAME), e)
+        })?;
         let events = Arc::new(Events::new(producer)?);
         let inner = Arc::new(Inner {
             poller: Poller::start(Arc::clone(&events))?,

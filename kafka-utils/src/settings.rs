@@ -17,7 +17,7 @@
 //! | `KAFKA_SSL_CERTFILE`, `KAFKA_SSL_KEYFILE` | none (no client certificate) | PEM files, both or neither |
 //! | `KAFKA_AUTO_OFFSET_RESET` | `earliest` | `earliest`, `latest`, `none` |
 //! | `KAFKA_MAX_POLL_INTERVAL_MS` | `300000` | milliseconds |
-//! | `KAFKA_MAX_POLL_RECORDS` | `500` | 1.. |
+//! | `KAFKA_MAX_POLL_RECORDS` | `500` | 1..=100000 |
 //! | `KAFKA_ENABLE_AUTO_COMMIT` | `true` | `true`, `false` |
 //! | `KAFKA_RETRY_BACKOFF_MS` | `100` | milliseconds |
 //! | `KAFKA_COMPRESSION_TYPE` | `none` | `none`, `gzip`, `snappy`, `lz4`, `zstd` |
@@ -61,8 +61,11 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 
 mod parse;
+mod redact;
 
 pub use parse::Secret;
+pub(crate) use redact::client_error;
+pub use redact::is_sensitive;
 
 /// How clients connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,14 +235,7 @@ impl fmt::Debug for Settings {
                 &self
                     .client_properties
                     .iter()
-                    .map(|(k, v)| {
-                        let shown = if k.contains("password") || k.contains("secret") {
-                            "***"
-                        } else {
-                            v.as_str()
-                        };
-                        format!("{k}={shown}")
-                    })
+                    .map(|(k, v)| format!("{k}={}", redact::shown(k, v)))
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -367,7 +363,10 @@ impl Settings {
     }
 
     /// Sets a librdkafka property this type has no field for (e.g. `session.timeout.ms`);
-    /// it is applied last, over what the settings derive.
+    /// it is applied last, over what the settings derive. A property that holds a secret
+    /// (see [`is_sensitive`]) shows as `***` in `Debug`; an error about a property (an
+    /// unknown name, a value librdkafka refuses: [`Error::ClientProperty`]) names it and
+    /// never shows its value.
     pub fn with_client_property(
         mut self,
         key: impl Into<String>,
@@ -482,6 +481,10 @@ impl Settings {
 
     /// librdkafka's `fetch.queue.backoff.ms` in [`Settings::consumer_config`].
     pub const FETCH_QUEUE_BACKOFF_MS: &str = "20";
+
+    /// The largest `KAFKA_MAX_POLL_RECORDS`: a batch reserves room for that many records,
+    /// so an unbounded value could exhaust memory.
+    pub const MAX_POLL_RECORDS_LIMIT: usize = 100_000;
 
     fn apply_client_properties(&self, mut config: rdkafka::ClientConfig) -> rdkafka::ClientConfig {
         for (key, value) in &self.client_properties {

@@ -140,7 +140,7 @@ fn non_numbers_in_numeric_variables_are_refused() {
 fn out_of_range_numbers_are_refused() {
     assert_eq!(
         error(&[("KAFKA_MAX_POLL_RECORDS", "0")]),
-        "KAFKA_MAX_POLL_RECORDS=`0` is not accepted: expected at least 1"
+        "KAFKA_MAX_POLL_RECORDS=`0` is not accepted: expected 1 to 100000"
     );
     assert!(
         error(&[("KAFKA_MAX_IN_FLIGHT_REQUESTS", "6")])
@@ -149,6 +149,33 @@ fn out_of_range_numbers_are_refused() {
     assert!(
         error(&[("KAFKA_MAX_POLL_INTERVAL_MS", "99999999999")])
             .starts_with("KAFKA_MAX_POLL_INTERVAL_MS=`99999999999` is not accepted")
+    );
+}
+
+#[test]
+fn max_poll_records_is_bounded_so_a_batch_cannot_exhaust_memory() {
+    // recv_batch reserves room for this many records: u32::MAX would abort the process.
+    for huge in ["4294967295", "100001"] {
+        assert_eq!(
+            error(&[("KAFKA_MAX_POLL_RECORDS", huge)]),
+            format!("KAFKA_MAX_POLL_RECORDS=`{huge}` is not accepted: expected 1 to 100000")
+        );
+    }
+    assert_eq!(
+        load(&[("KAFKA_MAX_POLL_RECORDS", "100000")])
+            .unwrap()
+            .max_poll_records,
+        100_000
+    );
+    // Set in code, it is refused where a client is made.
+    let settings = Settings::new("127.0.0.1:9092").with_max_poll_records(usize::MAX);
+    let err = settings.consumer_config("g").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "KAFKA_MAX_POLL_RECORDS=`{}` is not accepted: expected 1 to 100000",
+            usize::MAX
+        )
     );
 }
 

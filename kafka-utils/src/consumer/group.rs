@@ -10,7 +10,7 @@ use crate::Error;
 use crate::access::User;
 use crate::metrics::Metrics;
 use crate::refusal::{Refusal, refused};
-use crate::settings::Settings;
+use crate::settings::{Settings, client_error};
 
 use super::queues::PartitionQueues;
 
@@ -134,7 +134,7 @@ pub(crate) fn create_consumer(
     let consumer: StreamConsumer<GroupContext> = settings
         .consumer_config(group)?
         .create_with_context(context)
-        .map_err(|e| Error::kafka(format!("creating a consumer for user `{user}`"), e))?;
+        .map_err(|e| client_error(format!("creating a consumer for user `{user}`"), e))?;
     consumer
         .subscribe(topics)
         .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;

@@ -330,11 +330,11 @@ pub(super) fn validate(s: &Settings) -> Result<(), Error> {
         }
         (None, None) => {}
     }
-    if s.max_poll_records == 0 {
+    if !(1..=Settings::MAX_POLL_RECORDS_LIMIT).contains(&s.max_poll_records) {
         return Err(invalid(
             "KAFKA_MAX_POLL_RECORDS",
-            "0",
-            "expected at least 1",
+            &s.max_poll_records.to_string(),
+            &format!("expected 1 to {}", Settings::MAX_POLL_RECORDS_LIMIT),
         ));
     }
     if !(1..=5).contains(&s.max_in_flight_requests) {
