@@ -63,4 +63,36 @@ impl EmbeddedCluster {
                 )
             })
     }
+
+    /// Takes broker `broker` (1-based; `-1` for every broker) down: it refuses and drops
+    /// connections until [`EmbeddedCluster::broker_up`], as a stopped broker would.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), kafka_utils::Error> {
+    /// let cluster = kafka_utils::embedded::EmbeddedCluster::start(1)?;
+    /// cluster.broker_down(1)?;
+    /// cluster.broker_up(1)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn broker_down(&self, broker: i32) -> Result<(), Error> {
+        self.inner
+            .broker_down(broker)
+            .map_err(|e| Error::kafka(format!("taking embedded broker {broker} down"), e))
+    }
+
+    /// Brings broker `broker` (`-1`: every broker) up again.
+    pub fn broker_up(&self, broker: i32) -> Result<(), Error> {
+        self.inner
+            .broker_up(broker)
+            .map_err(|e| Error::kafka(format!("bringing embedded broker {broker} up"), e))
+    }
+
+    /// Delays every answer of broker `broker` (`-1`: every broker) by `delay`, as a slow
+    /// network or a loaded broker would.
+    pub fn round_trip_time(&self, broker: i32, delay: std::time::Duration) -> Result<(), Error> {
+        self.inner
+            .broker_round_trip_time(broker, delay)
+            .map_err(|e| Error::kafka(format!("delaying embedded broker {broker}"), e))
+    }
 }
