@@ -4,8 +4,14 @@
 //! | route | answer |
 //! | --- | --- |
 //! | `GET /actuator/health` | [`crate::health::Health`] as JSON; HTTP 503 when DOWN, else 200 |
+//! | `GET /actuator/health/liveness` | [`HealthCheck::liveness`]: the process is alive (never the cluster); 503 when DOWN |
+//! | `GET /actuator/health/readiness` | [`HealthCheck::readiness`]: the cluster, the topics, the consumers assigned; 503 when DOWN |
 //! | `GET /actuator/metrics` | [`Metrics::snapshot`] as JSON |
 //! | `GET /actuator/prometheus` | [`Metrics::prometheus`], `application/openmetrics-text` |
+//!
+//! Every health answer comes within the check's timeout (800 ms by default), whatever the
+//! cluster does: point Kubernetes' `livenessProbe` at the liveness route and its
+//! `readinessProbe` at the readiness route.
 //!
 //! ```no_run
 //! # use kafka_utils::prelude::*;
@@ -33,7 +39,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::health::{HealthCheck, Status};
+use crate::health::{Health, HealthCheck, Status};
 use crate::metrics::Metrics;
 
 /// The content type of the Prometheus endpoint (OpenMetrics 1.0, which Prometheus reads).
@@ -50,13 +56,27 @@ struct Actuator {
 pub fn router(health: Arc<HealthCheck>, metrics: Metrics) -> Router {
     Router::new()
         .route("/actuator/health", get(health_endpoint))
+        .route("/actuator/health/liveness", get(liveness_endpoint))
+        .route("/actuator/health/readiness", get(readiness_endpoint))
         .route("/actuator/metrics", get(metrics_endpoint))
         .route("/actuator/prometheus", get(prometheus_endpoint))
         .with_state(Actuator { health, metrics })
 }
 
 async fn health_endpoint(State(actuator): State<Actuator>) -> Response {
-    let health = actuator.health.check().await;
+    answer(actuator.health.check().await)
+}
+
+async fn liveness_endpoint(State(actuator): State<Actuator>) -> Response {
+    answer(actuator.health.liveness().await)
+}
+
+async fn readiness_endpoint(State(actuator): State<Actuator>) -> Response {
+    answer(actuator.health.readiness().await)
+}
+
+/// `health` as JSON: 503 when DOWN, else 200.
+fn answer(health: Health) -> Response {
     let code = if health.status == Status::Down {
         StatusCode::SERVICE_UNAVAILABLE
     } else {

@@ -82,8 +82,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::{FutureExt as _, StreamExt as _};
-use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -91,8 +89,8 @@ use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
 use crate::consumer::{
-    GroupContext, HeldBatch, Record, commit_stored, create_consumer, group_for, receive_error,
-    static_topic,
+    Assignment, Engine, HeldBatch, Revocation, Shared, Spec, Take, commit_and_close, group_for,
+    receive_error, static_topic,
 };
 use crate::metrics::{Metrics, TopicMetrics};
 
@@ -104,7 +102,7 @@ pub use context::Context;
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
-use worker::{Batch, BatchFuture, Route, RunBatch, Runner, Work};
+use worker::{Activity, Batch, BatchFuture, Route, RunBatch, Runner, Work};
 
 /// How often a failing handler is tried, and how long to wait in between.
 ///
@@ -298,6 +296,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                     partition: ctx.partition,
                     offset: ctx.offset,
                     source,
+                    record: None,
                 })?;
                 let handled = handler(value, ctx);
                 Ok(async move { handled.await.map_err(|e| e.to_string()) })
@@ -320,41 +319,6 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self.run_until(shutdown_signal()).await
     }
 
-    /// The batch of `record`'s partition among `batches` (a new one for a partition not
-    /// there yet); `None` for a topic without a handler.
-    fn batch_for<'b>(
-        &self,
-        batches: &'b mut Vec<Batch<U>>,
-        topics: &[&'static str],
-        consumer: &Arc<StreamConsumer<GroupContext>>,
-        counted: &HashMap<&'static str, Arc<TopicMetrics>>,
-        record: &impl Record,
-        batch_max: usize,
-    ) -> Option<&'b mut Batch<U>> {
-        let topic = static_topic(topics, record);
-        let partition = record.partition();
-        let index = match batches
-            .iter()
-            .position(|b| b.partition == partition && b.topic == topic)
-        {
-            Some(index) => index,
-            None => {
-                let route = self.routes.get(topic)?;
-                batches.push(Batch {
-                    route: Arc::clone(route),
-                    topic,
-                    partition,
-                    records: HeldBatch::new(consumer, batch_max.min(64)),
-                });
-                batches.len() - 1
-            }
-        };
-        if let Some(metrics) = counted.get(topic) {
-            metrics.consumed.inc();
-        }
-        Some(&mut batches[index])
-    }
-
     /// Runs until `stop` completes (or a record fails for good), then stops gracefully.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), Error> {
         if self.routes.is_empty() {
@@ -365,156 +329,295 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         }
         let group = group_for::<U>(self.group.clone())?;
         let topics: Vec<&'static str> = self.routes.keys().copied().collect();
-        let consumer = Arc::new(create_consumer(
-            &self.settings,
-            &group,
-            &topics,
-            U::NAME,
-            self.metrics.as_ref(),
-        )?);
-        self.probe.attach(Arc::clone(&consumer), group.clone());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let activity = Arc::new(Activity::new(self.shutdown_timeout, Arc::clone(&stopping)));
+        let revocation: Arc<dyn Revocation> = activity.clone();
+        let engine = Engine::start(Spec {
+            settings: &self.settings,
+            group: group.clone(),
+            topics: topics.clone(),
+            user: U::NAME,
+            metrics: self.metrics.as_ref(),
+            probe: &self.probe,
+            revocation: Some(Arc::downgrade(&revocation)),
+        })?;
+        let shared = Arc::clone(engine.shared());
         let counted: HashMap<&'static str, Arc<TopicMetrics>> = match &self.metrics {
             Some(metrics) => topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
             None => HashMap::new(),
         };
         tracing::info!(user = U::NAME, %group, ?topics, "app started");
         let runner = Runner {
-            consumer: Arc::clone(&consumer),
+            consumer: Arc::clone(&shared),
             semaphore: Arc::new(Semaphore::new(self.max_concurrency)),
-            stopping: Arc::new(AtomicBool::new(false)),
+            stopping: Arc::clone(&stopping),
             retry: self.retry,
             metrics: self.metrics.clone(),
             group: Arc::from(group.as_str()),
+            activity,
         };
-        let (fail_tx, mut fail_rx) = mpsc::unbounded_channel::<Error>();
-        let mut workers: HashMap<Partition, mpsc::Sender<Batch<U>>> = HashMap::new();
-        let mut tasks = JoinSet::new();
-        // Each wake-up takes what librdkafka has fetched, up to this many records, and hands
-        // each partition's share to its worker in one piece; a worker holds at most two.
-        let batch_max = self.settings.max_poll_records.clamp(1, 10_000);
-        tokio::pin!(stop);
-        let refusal = consumer.context().refusal.wait();
-        tokio::pin!(refusal);
-        let mut failure = None;
-        // One message stream for the whole run: it registers its waker once.
-        let mut stream = consumer.stream();
-        let queues = &consumer.context().queues;
-        let mut batches: Vec<Batch<U>> = Vec::new();
-        let mut fetched = Vec::new();
-        'run: loop {
-            // The consumer's queue (records of partitions not split, and the group's events)
-            // or a partition's own queue.
-            let mut next = tokio::select! {
-                biased;
-                () = &mut stop => break,
-                Some(error) = fail_rx.recv() => { failure = Some(error); break }
-                error = &mut refusal => { failure = Some(error); break }
-                next = async {
-                    let _polling = self.probe.polling();
-                    tokio::select! {
-                        next = stream.next() => next,
-                        () = queues.ready() => None,
-                    }
-                } => next,
-            };
-            if next.is_none() {
-                next = stream.next().now_or_never().flatten();
-            }
-            let mut taken = 0;
-            while let Some(received) = next {
-                taken += 1;
-                match received {
-                    Ok(message) => {
-                        if let Some(batch) = self.batch_for(
-                            &mut batches,
-                            &topics,
-                            &consumer,
-                            &counted,
-                            &message,
-                            batch_max,
-                        ) {
-                            batch.records.push(message);
-                        }
-                    }
-                    Err(e) => {
-                        if let Some(refusal) = refusal_in(U::NAME, e) {
-                            failure = Some(refusal);
-                            break 'run;
-                        }
-                    }
-                }
-                if taken >= batch_max {
-                    break;
-                }
-                next = stream.next().now_or_never().flatten();
-            }
-            if taken < batch_max {
-                queues.take(batch_max - taken, &mut fetched);
-            }
-            for record in fetched.drain(..) {
-                if let Some(e) = record.error() {
-                    if let Some(refusal) = refusal_in(U::NAME, e) {
-                        failure = Some(refusal);
-                        break 'run;
-                    }
-                } else if let Some(batch) = self.batch_for(
-                    &mut batches,
-                    &topics,
-                    &consumer,
-                    &counted,
-                    &record,
-                    batch_max,
-                ) {
-                    batch.records.push_fetched(record);
-                }
-            }
-            for batch in batches.drain(..) {
-                let sender = workers
-                    .entry((batch.topic, batch.partition))
-                    .or_insert_with(|| {
-                        let (tx, rx) = mpsc::channel(2);
-                        let worker = runner.worker(
-                            rx,
-                            fail_tx.clone(),
-                            self.producer.clone(),
-                            Arc::clone(&self.settings),
-                        );
-                        tasks.spawn(worker);
-                        tx
-                    });
-                tokio::select! {
-                    biased;
-                    Some(error) = fail_rx.recv() => { failure = Some(error); break 'run }
-                    sent = sender.send(batch) => if sent.is_err() { break 'run },
-                }
-            }
-        }
-        drop(stream);
-        // Stop: no new records; running handlers finish, queued ones stay for the next run.
-        runner.stopping.store(true, Ordering::Release);
-        drop(workers);
-        let finished = tokio::time::timeout(self.shutdown_timeout, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
-            tracing::warn!(timeout = ?self.shutdown_timeout, "handlers still running at the shutdown deadline were cancelled; their records will be received again");
-            tasks.shutdown().await;
+        let mut dispatch = Dispatch {
+            app: &self,
+            runner: &runner,
+            shared: &shared,
+            topics: &topics,
+            counted: &counted,
+            workers: HashMap::new(),
+            tasks: JoinSet::new(),
+            partitions_of: HashMap::new(),
+            fail: mpsc::unbounded_channel(),
+            // Each wake-up takes what librdkafka has fetched, up to this many records, and
+            // hands each partition's share to its worker in one piece.
+            batch_max: self.settings.max_poll_records.clamp(1, 10_000),
+        };
+        let mut failure = dispatch.run(stop).await.err();
+
+        // Stop: no new records; running handlers finish their record in hand within the
+        // deadline, queued ones stay for the next run.
+        let stopped_at = tokio::time::Instant::now();
+        let deadline = stopped_at + self.shutdown_timeout;
+        let end = deadline + AFTER_THE_DEADLINE;
+        stopping.store(true, Ordering::Release);
+        dispatch.workers.clear();
+        if let Some(died) = dispatch.finish(deadline).await
+            && failure.is_none()
+        {
+            failure = Some(died);
         }
         if failure.is_none() {
-            failure = fail_rx.try_recv().ok();
+            failure = dispatch.fail.1.try_recv().ok();
         }
-        self.probe.detach();
-        let committed = commit_stored(Arc::clone(&consumer)).await;
-        consumer.unsubscribe();
+        // What was handled is stored; from now on nothing is, whatever still runs.
+        shared.partitions().seal();
+        self.probe.state.detach();
+        let committed = commit_and_close(
+            &engine,
+            end.saturating_duration_since(tokio::time::Instant::now()),
+        )
+        .await;
+        drop(engine);
         drop(runner);
-        drop(consumer);
-        let flushed = self.producer.flush(self.shutdown_timeout).await;
+        drop(shared);
+        let left = end
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_millis(100));
+        let flushed = self.producer.flush(left).await;
         tracing::info!(user = U::NAME, "app stopped");
         match failure {
             Some(error) => Err(error),
             None => committed.and(flushed),
         }
+    }
+}
+
+/// How long, past the shutdown deadline, committing, leaving the group and flushing the
+/// producer may take in all.
+const AFTER_THE_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// A partition's worker: its assignment, and where its batches go.
+struct Worker<U: User> {
+    assignment: Arc<Assignment>,
+    batches: mpsc::UnboundedSender<Batch<U>>,
+}
+
+/// The running app's loop: takes the partitions' records and hands them to their workers.
+struct Dispatch<'a, U: User, C> {
+    app: &'a App<U, C>,
+    runner: &'a Runner,
+    shared: &'a Arc<Shared>,
+    topics: &'a [&'static str],
+    counted: &'a HashMap<&'static str, Arc<TopicMetrics>>,
+    workers: HashMap<Partition, Worker<U>>,
+    tasks: JoinSet<()>,
+    /// The partition of each worker task.
+    partitions_of: HashMap<tokio::task::Id, Partition>,
+    fail: (mpsc::UnboundedSender<Error>, mpsc::UnboundedReceiver<Error>),
+    batch_max: usize,
+}
+
+impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
+    /// Hands records out until `stop`, a failure, a refusal or a worker's death.
+    async fn run(&mut self, stop: impl Future<Output = ()>) -> Result<(), Error> {
+        tokio::pin!(stop);
+        let refusal = self.shared.refusal().wait();
+        tokio::pin!(refusal);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut stop => return Ok(()),
+                Some(error) = self.fail.1.recv() => return Err(error),
+                error = &mut refusal => return Err(error),
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    match joined {
+                        Ok((id, ())) => { self.partitions_of.remove(&id); }
+                        Err(e) => return Err(self.died(e)),
+                    }
+                }
+                () = async {
+                    let _polling = self.app.probe.polling();
+                    self.shared.partitions().ready().await;
+                } => {}
+            }
+            while let Some(error) = self.shared.take_error() {
+                if let Some(refusal) = refusal_in(U::NAME, error) {
+                    return Err(refusal);
+                }
+            }
+            let mut errors = Vec::new();
+            let batches = self.take(&mut errors);
+            for error in errors {
+                if let Some(refusal) = refusal_in(U::NAME, error) {
+                    return Err(refusal);
+                }
+            }
+            for batch in batches {
+                self.hand(batch);
+            }
+            // Workers of partitions revoked for good, with nothing left to do, end.
+            self.workers.retain(|_, worker| {
+                !(worker.assignment.revoking()
+                    && worker.assignment.in_flight.load(Ordering::Acquire) == 0)
+            });
+        }
+    }
+
+    /// Takes what librdkafka has fetched, as one batch per partition, from the partitions
+    /// whose workers have room; errors in place of records go to `errors`.
+    fn take(&self, errors: &mut Vec<rdkafka::error::KafkaError>) -> Vec<Batch<U>> {
+        let mut batches: Vec<Batch<U>> = Vec::new();
+        let full =
+            |a: &Assignment| a.in_flight.load(Ordering::Acquire) >= Assignment::MAX_IN_FLIGHT;
+        self.shared
+            .partitions()
+            .take(self.batch_max, full, |assignment, message| {
+                if let Some(error) = message.error() {
+                    errors.push(error);
+                    return Take::Next;
+                }
+                match batches.last_mut() {
+                    Some(batch) if Arc::ptr_eq(&batch.assignment, assignment) => {
+                        batch.records.push(message);
+                    }
+                    _ => {
+                        let topic = static_topic(self.topics, &message);
+                        let Some(route) = self.app.routes.get(topic) else {
+                            return Take::Next;
+                        };
+                        let mut records = HeldBatch::new(self.shared, self.batch_max.min(64));
+                        records.push(message);
+                        batches.push(Batch {
+                            route: Arc::clone(route),
+                            topic,
+                            partition: assignment.partition,
+                            assignment: Arc::clone(assignment),
+                            records,
+                        });
+                    }
+                }
+                Take::Next
+            });
+        for batch in &batches {
+            if let Some(metrics) = self.counted.get(batch.topic) {
+                metrics
+                    .consumed
+                    .inc_by(batch.records.records().len() as f64);
+            }
+        }
+        batches
+    }
+
+    /// Hands `batch` to its partition's worker, started for the batch's assignment.
+    fn hand(&mut self, batch: Batch<U>) {
+        let key = (batch.topic, batch.partition);
+        let current = self
+            .workers
+            .get(&key)
+            .is_some_and(|w| Arc::ptr_eq(&w.assignment, &batch.assignment));
+        if !current {
+            let (batches, jobs) = mpsc::unbounded_channel();
+            let worker = self.runner.worker(
+                jobs,
+                self.fail.0.clone(),
+                self.app.producer.clone(),
+                Arc::clone(&self.app.settings),
+            );
+            let task = self.tasks.spawn(worker);
+            self.partitions_of.insert(task.id(), key);
+            // An earlier worker of the partition (an earlier assignment) ends on its own.
+            self.workers.insert(
+                key,
+                Worker {
+                    assignment: Arc::clone(&batch.assignment),
+                    batches,
+                },
+            );
+        }
+        batch.assignment.in_flight.fetch_add(1, Ordering::AcqRel);
+        if let Some(worker) = self.workers.get(&key)
+            && let Err(returned) = worker.batches.send(batch)
+        {
+            // The worker ended on a failure, which the loop reads next.
+            returned
+                .0
+                .assignment
+                .in_flight
+                .fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The error of a worker task that died.
+    fn died(&self, error: tokio::task::JoinError) -> Error {
+        let (topic, partition) = self
+            .partitions_of
+            .get(&error.id())
+            .copied()
+            .unwrap_or(("?", -1));
+        let why = if error.is_panic() {
+            worker::panicked(&*error.into_panic())
+        } else {
+            "it was cancelled".to_string()
+        };
+        Error::Runtime(format!(
+            "the worker of `{topic}` partition {partition} died: {why}; its record is not committed"
+        ))
+    }
+
+    /// Waits until `deadline` for the workers to end (they stop after the record in hand);
+    /// those still running then are abandoned: cancelled where they wait, left alone where
+    /// they block their thread. The first worker that died, if any.
+    async fn finish(&mut self, deadline: tokio::time::Instant) -> Option<Error> {
+        let mut died = None;
+        let mut note =
+            |this: &Self, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>| {
+                if let Err(e) = joined
+                    && e.is_panic()
+                    && died.is_none()
+                {
+                    died = Some(this.died(e));
+                }
+            };
+        loop {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
+                Ok(Some(joined)) => note(self, joined),
+                Ok(None) => return died,
+                Err(_) => break,
+            }
+        }
+        tracing::warn!(
+            handlers = self.tasks.len(),
+            timeout = ?self.app.shutdown_timeout,
+            "handlers still running at the shutdown deadline are abandoned; their records will be received again"
+        );
+        self.tasks.abort_all();
+        // The cancelled end at once; one that blocks its thread is left to it.
+        let grace = tokio::time::Instant::now() + Duration::from_millis(100);
+        while let Ok(Some(joined)) =
+            tokio::time::timeout_at(grace, self.tasks.join_next_with_id()).await
+        {
+            note(self, joined);
+        }
+        self.tasks.detach_all();
+        died
     }
 }
 

@@ -9,6 +9,25 @@
 //! [`Consumer::commit`] (and on a rebalance and on [`Consumer::close`]) in any case. A record
 //! not acknowledged before a crash is received again.
 //!
+//! # Nothing is committed past a record nobody decided about
+//!
+//! A record that cannot be decoded comes as an [`Error::Decode`] that carries it, as it was
+//! fetched ([`RawRecord`]: payload, key, headers, where it came from). Its partition's later
+//! records wait until the application decides about it: [`Consumer::skip`] acknowledges it on
+//! purpose, [`Consumer::dead_letter`] writes it to its topic's dead letter first. The other
+//! partitions flow meanwhile. An acknowledgement past it, of a record not received in the
+//! partition's current assignment, or of a partition revoked since, is refused
+//! ([`Error::NotAcknowledged`]): the next owner of a revoked partition receives its
+//! unacknowledged records again.
+//!
+//! # The group
+//!
+//! The consumer's group is served by a thread of its own (rebalances, commits, leaving),
+//! never by a tokio worker. When the application asks for no records for longer than
+//! `KAFKA_MAX_POLL_INTERVAL_MS`, the consumer leaves its group, as the Java client does, and
+//! joins again when it asks again. Dropping the consumer leaves the group too; a
+//! [`ConsumerProbe`] watching it does not keep it in.
+//!
 //! ```
 //! use kafka_utils::prelude::*;
 //! use kafka_utils::consumer::Consumer;
@@ -49,32 +68,42 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{Headers as _, Message};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::Error;
-use crate::access::{CommittableBy, ReadableBy, Topic, User};
+use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
+use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::probe::ConsumerProbe;
+use crate::producer::Producer;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
 
+mod engine;
 mod fetched;
 mod group;
 mod held;
-mod queues;
+mod partitions;
+mod raw;
 
 use crate::topology::TopicSpec;
-pub(crate) use fetched::{Fetched, Record};
-pub(crate) use group::{GroupContext, create_consumer, group_for, receive_error};
+pub(crate) use engine::{
+    Engine, Shared, Spec, commit_and_close, commit_stored, off_the_runtime, receive_error,
+};
+pub(crate) use fetched::Record;
+pub(crate) use group::{Revocation, group_for};
 pub(crate) use held::{HeldBatch, HeldRecord};
+pub(crate) use partitions::{Assignment, Taken as Take};
+pub use raw::RawRecord;
+
+/// How long closing waits for the consumer to leave its group (it goes on leaving after).
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// A record received and decoded, with where it came from.
 #[derive(Debug, Clone)]
@@ -199,20 +228,9 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
                 U::NAME
             )));
         }
-        let inner = Arc::new(create_consumer(
-            &self.settings,
-            &group,
-            &self.topics,
-            U::NAME,
-            self.metrics.as_ref(),
-        )?);
+        self.settings.validate()?;
         let stall = Duration::from_millis(self.settings.max_poll_interval_ms.into());
         let probe = ConsumerProbe::new(U::NAME, stall);
-        probe.attach(Arc::clone(&inner), group);
-        let counted = match &self.metrics {
-            Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
-            None => Vec::new(),
-        };
         let mut validators = Vec::new();
         if self.validate {
             for spec in &self.specs {
@@ -221,8 +239,21 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
                 }
             }
         }
+        let engine = Engine::start(Spec {
+            settings: &self.settings,
+            group,
+            topics: self.topics.clone(),
+            user: U::NAME,
+            metrics: self.metrics.as_ref(),
+            probe: &probe,
+            revocation: None,
+        })?;
+        let counted = match &self.metrics {
+            Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
+            None => Vec::new(),
+        };
         Ok(Consumer {
-            inner,
+            engine,
             probe,
             counted,
             validators,
@@ -230,8 +261,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             codec: self.codec,
             headers: self.headers,
             max_poll_records: self.settings.max_poll_records,
-            pending_error: Mutex::new(None),
-            carried: Mutex::new(Vec::new()),
+            pending: Mutex::new(VecDeque::new()),
             types: PhantomData,
         })
     }
@@ -239,7 +269,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
 
 /// A consumer for user `U` of topics whose messages are `M`. See the [module docs](self).
 pub struct Consumer<U: User, M, C = Json> {
-    inner: Arc<StreamConsumer<GroupContext>>,
+    engine: Engine,
     topics: Vec<&'static str>,
     codec: C,
     headers: bool,
@@ -249,10 +279,8 @@ pub struct Consumer<U: User, M, C = Json> {
     counted: Vec<(&'static str, Arc<TopicMetrics>)>,
     /// Each topic's schema check, with `validate_schemas`.
     validators: Vec<(&'static str, MessageValidator)>,
-    /// A decode error met inside a batch, reported by the next call.
-    pending_error: Mutex<Option<Error>>,
-    /// Records taken from librdkafka after that error, received by the next calls first.
-    carried: Mutex<Vec<Fetched>>,
+    /// Errors met inside a batch, reported by the next calls, in order.
+    pending: Mutex<VecDeque<Error>>,
     types: PhantomData<fn() -> (U, M)>,
 }
 
@@ -335,6 +363,7 @@ pub(crate) fn decode<M, C: Codec<M>>(
         partition: message.partition(),
         offset: message.offset(),
         source,
+        record: None,
     };
     // What is not JSON at all is left to the codec to refuse.
     if let Some(validator) = validator
@@ -362,14 +391,14 @@ pub(crate) fn decode<M, C: Codec<M>>(
 }
 
 impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
-    fn take_pending_error(&self) -> Result<(), Error> {
-        match self.pending_error.lock() {
-            Ok(mut pending) => pending.take().map_or(Ok(()), Err),
-            Err(_) => Ok(()),
-        }
+    fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<Error>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Decodes `message` (checked against its topic's schema with `validate_schemas`).
+    /// Decodes `message` (checked against its topic's schema with `validate_schemas`); an
+    /// undecodable one comes with its bytes, for the application to decide about.
     fn decode(&self, message: &impl Record) -> Result<Received<M>, Error> {
         let topic = static_topic(&self.topics, message);
         let validator = self
@@ -377,11 +406,28 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             .iter()
             .find(|(t, _)| *t == topic)
             .map(|(_, v)| v);
-        decode(&self.codec, topic, message, self.headers, validator)
+        decode(&self.codec, topic, message, self.headers, validator).map_err(|error| match error {
+            Error::Decode {
+                topic: name,
+                partition,
+                offset,
+                source,
+                record: None,
+            } => Error::Decode {
+                topic: name,
+                partition,
+                offset,
+                record: Some(Box::new(RawRecord::of(topic, message, &source))),
+                source,
+            },
+            other => other,
+        })
     }
 
     /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
-    /// topic, partition and offset; it is not acknowledged.
+    /// topic, partition and offset and carrying it; it is not acknowledged, and its
+    /// partition's later records wait until it is decided about (see the
+    /// [module docs](self)).
     pub async fn recv(&self) -> Result<Received<M>, Error> {
         let mut one = self.receive(1).await?;
         one.pop()
@@ -394,116 +440,72 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     }
 
     /// Waits for the next record, then takes those already fetched, up to
-    /// `KAFKA_MAX_POLL_RECORDS` in all.
+    /// `KAFKA_MAX_POLL_RECORDS` in all. An error met after some records (a record that
+    /// cannot be decoded) is returned by the next call.
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
         self.receive(self.max_poll_records.max(1)).await
     }
 
-    /// Waits for a record, then takes those already fetched, up to `max`: from the
-    /// consumer's queue (which also serves the group's events) and from the assigned
-    /// partitions' own queues, many per call. A record that cannot be decoded ends the
-    /// batch, and is reported by the next call when records came before it.
+    /// Waits for a record, then takes those already fetched, up to `max`, from the assigned
+    /// partitions' own queues, many per call.
     async fn receive(&self, max: usize) -> Result<Vec<Received<M>>, Error> {
-        use futures::StreamExt;
-        self.take_pending_error()?;
+        if let Some(error) = self.pending().pop_front() {
+            return Err(error);
+        }
         let _polling = self.probe.polling();
-        let context = self.inner.context();
-        // One message stream for the whole call: it registers its waker once.
-        let mut stream = self.inner.stream();
+        let shared = self.engine.shared();
         let mut batch = Vec::with_capacity(max.min(1024));
-        let mut fetched = std::mem::take(
-            &mut *self
-                .carried
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        let mut waited = None;
-        'receive: loop {
-            if !self.accept_fetched(&mut fetched, &mut batch, max)? {
-                break;
+        loop {
+            if let Some(refusal) = shared.refusal().get() {
+                return Err(refusal);
             }
-            while batch.len() < max {
-                let Some(next) = waited
-                    .take()
-                    .or_else(|| stream.next().now_or_never().flatten())
-                else {
-                    break;
-                };
-                let decoded = match next {
-                    Ok(message) => self.decode(&message),
-                    Err(e) => Err(receive_error(U::NAME, e)),
-                };
-                match decoded {
-                    Ok(received) => batch.push(received),
-                    Err(e) => {
-                        self.stop_at(e, &batch)?;
-                        break 'receive;
-                    }
+            let mut errors: Vec<Error> = shared
+                .take_error()
+                .map(|e| receive_error(U::NAME, e))
+                .into_iter()
+                .collect();
+            if errors.is_empty() {
+                shared.partitions().take(
+                    max - batch.len(),
+                    |_| false,
+                    |_, message| {
+                        if let Some(e) = message.error() {
+                            errors.push(receive_error(U::NAME, e));
+                            return Take::Next;
+                        }
+                        match self.decode(&message) {
+                            Ok(received) => {
+                                batch.push(received);
+                                Take::Next
+                            }
+                            Err(error) => {
+                                errors.push(error);
+                                Take::Hold(message.offset())
+                            }
+                        }
+                    },
+                );
+            }
+            if !errors.is_empty() {
+                let mut errors = errors.into_iter();
+                if batch.is_empty()
+                    && let Some(first) = errors.next()
+                {
+                    self.pending().extend(errors);
+                    return Err(first);
                 }
-            }
-            if batch.len() < max && context.queues.take(max - batch.len(), &mut fetched) > 0 {
-                continue;
+                self.pending().extend(errors);
+                break;
             }
             if !batch.is_empty() {
                 break;
             }
             tokio::select! {
-                next = stream.next() => waited = next,
-                () = context.queues.ready() => {}
-                refusal = context.refusal.wait() => return Err(refusal),
+                () = shared.partitions().ready() => {}
+                refusal = shared.refusal().wait() => return Err(refusal),
             }
         }
         Ok(self.counted(batch))
-    }
-
-    /// Decodes the `fetched` records into `batch` while there is room, keeping the rest for
-    /// the next call. `false`: an error ended the batch (kept for the next call).
-    fn accept_fetched(
-        &self,
-        fetched: &mut Vec<Fetched>,
-        batch: &mut Vec<Received<M>>,
-        max: usize,
-    ) -> Result<bool, Error> {
-        let mut records = std::mem::take(fetched).into_iter();
-        while let Some(record) = records.next() {
-            if batch.len() >= max {
-                self.carry(std::iter::once(record).chain(records));
-                return Ok(true);
-            }
-            let decoded = match record.error() {
-                Some(e) => Err(receive_error(U::NAME, e)),
-                None => self.decode(&record),
-            };
-            match decoded {
-                Ok(received) => batch.push(received),
-                Err(e) => {
-                    self.carry(records);
-                    self.stop_at(e, batch)?;
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// An error that ends the batch: returned now when the batch is empty, else kept for
-    /// the next call (the records before it go first).
-    fn stop_at(&self, error: Error, batch: &[Received<M>]) -> Result<(), Error> {
-        if batch.is_empty() {
-            return Err(error);
-        }
-        if let Ok(mut pending) = self.pending_error.lock() {
-            *pending = Some(error);
-        }
-        Ok(())
-    }
-
-    /// Keeps `records` (taken from librdkafka, not received yet) for the next call.
-    fn carry(&self, records: impl Iterator<Item = Fetched>) {
-        self.carried
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend(records);
     }
 
     /// Counts `batch` in the consumed-records metrics.
@@ -521,68 +523,109 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     }
 
     /// Marks the record at `offset` of `topic`/`partition` as handled (and, the partition
-    /// being handled in order, every record before it).
+    /// being handled in order, every record before it). Refused for a record not received
+    /// in the partition's current assignment, and past one that waits for a decision.
     pub fn ack_offset(&self, topic: &str, partition: i32, offset: i64) -> Result<(), Error> {
-        // rd_kafka_offset_store stores offset + 1, the next record to read.
-        self.inner
-            .store_offset(topic, partition, offset)
-            .map_err(|e| {
-                Error::kafka(
-                    format!("storing offset {offset} of `{topic}` partition {partition}"),
-                    e,
-                )
-            })
+        let shared = self.engine.shared();
+        shared
+            .partitions()
+            .acknowledge(shared.consumer(), topic, partition, offset)
+            .map_err(|refused| raw::not_acknowledged(topic, partition, offset, refused))
     }
 
     /// Marks every record of `batch` as handled, one store per partition.
     pub fn ack_batch(&self, batch: &[Received<M>]) -> Result<(), Error> {
         // A batch spans a few partitions: a linear scan beats hashing every record.
-        let mut next: Vec<((&str, i32), i64)> = Vec::new();
+        let mut last: Vec<((&str, i32), i64)> = Vec::new();
         for received in batch {
             let at = (received.topic, received.partition);
-            match next.iter_mut().find(|(p, _)| *p == at) {
-                Some((_, offset)) => *offset = (*offset).max(received.offset + 1),
-                None => next.push((at, received.offset + 1)),
+            match last.iter_mut().find(|(p, _)| *p == at) {
+                Some((_, offset)) => *offset = (*offset).max(received.offset),
+                None => last.push((at, received.offset)),
             }
         }
-        let mut list = TopicPartitionList::with_capacity(next.len());
-        for ((topic, partition), offset) in next {
-            list.add_partition_offset(topic, partition, Offset::Offset(offset))
-                .map_err(|e| Error::kafka("building the offsets to store", e))?;
+        for ((topic, partition), offset) in last {
+            self.ack_offset(topic, partition, offset)?;
         }
-        self.inner
-            .store_offsets(&list)
-            .map_err(|e| Error::kafka("storing the offsets of a batch", e))
+        Ok(())
+    }
+
+    /// Acknowledges, on purpose, a record that could not be decoded (the one an
+    /// [`Error::Decode`] carries): it is not received again, and its partition goes on.
+    pub fn skip(&self, record: &RawRecord) -> Result<(), Error> {
+        self.ack_offset(record.topic, record.partition, record.offset)
+    }
+
+    /// Writes a record that could not be decoded to the dead letter of its topic `T`, byte
+    /// for byte with the `kafka-utils.dlq.*` headers (reason `decode`, see
+    /// [`crate::dead_letter`]), waits for the broker's acknowledgement, then acknowledges it:
+    /// its partition goes on. `U` must be allowed to write the dead letter (checked at
+    /// compile time); `T` must be the record's topic and declare a dead letter.
+    pub async fn dead_letter<T>(
+        &self,
+        _topic: T,
+        record: &RawRecord,
+        producer: &Producer<U>,
+    ) -> Result<(), Error>
+    where
+        T: ReadableBy<U> + CommittableBy<U>,
+        T::DeadLetter: DeadLetterFor<U>,
+    {
+        if record.topic != T::NAME {
+            return Err(Error::Topology(format!(
+                "the record at offset {} of `{}` partition {} is not of topic `{}`",
+                record.offset,
+                record.topic,
+                record.partition,
+                T::NAME
+            )));
+        }
+        let Some(dead_letter) = <T::DeadLetter as DeadLetterFor<U>>::TOPIC else {
+            return Err(Error::Topology(format!(
+                "topic `{}` declares no dead letter; declare one with \
+                 `#[topic(..., dead_letter = ...)]`",
+                T::NAME
+            )));
+        };
+        let info = DeadLetterInfo {
+            topic: record.topic.to_string(),
+            partition: record.partition,
+            offset: record.offset,
+            timestamp: record.timestamp,
+            group: self.engine.shared().group.clone(),
+            reason: Reason::Decode,
+            error: record.error.clone(),
+            attempts: 0,
+            time: now_ms(),
+        };
+        crate::dead_letter::write(
+            producer,
+            dead_letter,
+            record.key.as_deref(),
+            record.payload.as_deref(),
+            &record.headers,
+            &info,
+        )
+        .await
+        .map_err(|source| Error::DeadLetter {
+            topic: record.topic.to_string(),
+            partition: record.partition,
+            offset: record.offset,
+            dead_letter: dead_letter.to_string(),
+            reason: Reason::Decode.to_string(),
+            source: Box::new(source),
+        })?;
+        self.skip(record)
     }
 
     /// Commits the stored offsets now and waits for the broker's answer.
     pub async fn commit(&self) -> Result<(), Error> {
-        let inner = Arc::clone(&self.inner);
-        commit_stored(inner).await
+        commit_stored(Arc::clone(self.engine.shared())).await
     }
 
-    /// Commits the stored offsets, leaves the group, and drops the consumer.
+    /// Commits the stored offsets, leaves the group (waiting up to 10 s for that), and
+    /// drops the consumer.
     pub async fn close(self) -> Result<(), Error> {
-        self.probe.detach();
-        let result = self.commit().await;
-        self.inner.unsubscribe();
-        result
-    }
-}
-
-/// Commits what is stored; "nothing to commit" is success.
-pub(crate) async fn commit_stored(
-    consumer: Arc<StreamConsumer<GroupContext>>,
-) -> Result<(), Error> {
-    let result =
-        tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync))
-            .await
-            .map_err(|e| Error::Runtime(format!("the commit task failed: {e}")))?;
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::NoOffset) => {
-            Ok(())
-        }
-        Err(e) => Err(Error::kafka("committing the stored offsets", e)),
+        commit_and_close(&self.engine, CLOSE_WAIT).await
     }
 }

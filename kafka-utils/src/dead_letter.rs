@@ -174,6 +174,28 @@ impl DeadLetterInfo {
     }
 }
 
+/// Writes a record, byte for byte (its `key`, `payload` and own `headers`), to `dead_letter`
+/// with `info` in its headers, and waits for the broker's acknowledgement.
+pub(crate) async fn write<U: crate::access::User>(
+    producer: &crate::producer::Producer<U>,
+    dead_letter: &'static str,
+    key: Option<&[u8]>,
+    payload: Option<&[u8]>,
+    headers: &[(String, Option<Vec<u8>>)],
+    info: &DeadLetterInfo,
+) -> Result<(), crate::Error> {
+    let added = info.headers();
+    let headers: Vec<(&str, Option<&[u8]>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .chain(added.iter().map(|(k, v)| (*k, Some(v.as_bytes()))))
+        .collect();
+    let delivery = producer
+        .send_raw(dead_letter, key, payload, &headers)
+        .await?;
+    delivery.await.map(|_| ())
+}
+
 /// Milliseconds since the epoch, now.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()

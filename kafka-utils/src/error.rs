@@ -34,7 +34,16 @@ pub enum Error {
         source: crate::codec::CodecError,
     },
     /// A received record could not be decoded; it was not handled, and its offset not stored.
-    #[error("decoding the record at offset {offset} of `{topic}` partition {partition}: {source}")]
+    /// From the standalone [`Consumer`](crate::consumer::Consumer) it carries the record
+    /// ([`Error::record`]), and its partition's later records wait until the application
+    /// decides about it.
+    #[error("decoding the record at offset {offset} of `{topic}` partition {partition}: {source}{}",
+        if .record.is_some() {
+            "; the partition's later records wait until it is skipped (`Consumer::skip`) or \
+             dead-lettered (`Consumer::dead_letter`)"
+        } else {
+            ""
+        })]
     Decode {
         /// The topic.
         topic: String,
@@ -45,6 +54,23 @@ pub enum Error {
         /// The codec's error.
         #[source]
         source: crate::codec::CodecError,
+        /// The record as it was fetched, for the application to decide about.
+        record: Option<Box<crate::consumer::RawRecord>>,
+    },
+    /// An acknowledgement the consumer refused: the record was not received in its
+    /// partition's current assignment, or lies past one that waits for a decision.
+    #[error(
+        "the record at offset {offset} of `{topic}` partition {partition} cannot be acknowledged: {reason}"
+    )]
+    NotAcknowledged {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset.
+        offset: i64,
+        /// Why not.
+        reason: String,
     },
     /// A consumer group the user may not commit for, or another misuse of the topology.
     #[error("{0}")]
@@ -123,6 +149,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The record an [`Error::Decode`] of the standalone consumer carries, as it was
+    /// fetched: skip it or dead-letter it to let its partition go on (see
+    /// [`crate::consumer`]).
+    pub fn record(&self) -> Option<&crate::consumer::RawRecord> {
+        match self {
+            Error::Decode { record, .. } => record.as_deref(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn kafka(what: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
         Error::Kafka {
             what: what.into(),

@@ -1,7 +1,7 @@
 //! Health of a service's Kafka side, in the Spring Boot actuator shape:
 //! `{"status":"UP","components":{"kafka":{...},"topics":{...},"consumer:<user>":{...}}}`.
 //!
-//! [`HealthCheck::check`] asks the cluster, within a bounded timeout, for:
+//! [`HealthCheck::check`] asks the cluster for:
 //!
 //! - `kafka`: whether a broker answers, and how many there are (DOWN when none answers);
 //! - `topics`: whether every declared topic exists with at least its declared partitions
@@ -10,8 +10,27 @@
 //!   partition (high watermark minus committed offset), and whether its poller stalled — no
 //!   poll for longer than `KAFKA_MAX_POLL_INTERVAL_MS` while not waiting in one (DOWN).
 //!
-//! The overall status is the worst of the components'. A down broker gives DOWN within the
-//! timeout, never a hang.
+//! The overall status is the worst of the components'.
+//!
+//! # Answering in time
+//!
+//! Every report comes within the timeout ([`DEFAULT_TIMEOUT`], 800 ms: Kubernetes gives a
+//! probe 1 s), in every state of the cluster: the components are checked concurrently under
+//! one deadline, and a request that comes while a check runs waits for that check rather
+//! than starting another. A check that does not finish by the deadline gives the last
+//! report that did (or, before the first, DOWN: "no answer"), and goes on in the
+//! background. [`HealthCheck::with_cache`] serves a report for a while before checking again.
+//!
+//! # Probe groups
+//!
+//! As Spring Boot's `/actuator/health/liveness` and `/actuator/health/readiness`:
+//!
+//! - [`HealthCheck::liveness`]: the process is alive — its runtime runs tasks, and no watched
+//!   consumer's poller stalled. It never asks the cluster, so that a broker outage does not
+//!   restart every pod.
+//! - [`HealthCheck::readiness`]: the process can do its work — the cluster answers, the
+//!   declared topics are there, and every watched consumer runs and was assigned its
+//!   partitions by its group.
 //!
 //! ```no_run
 //! # use kafka_utils::prelude::*;
@@ -26,15 +45,16 @@
 //! let report = health.check().await;
 //! println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
 //! assert!(report.status != Status::Down);
+//! assert_eq!(health.liveness().await.status, Status::Up);
 //! # Ok(()) }
 //! ```
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rdkafka::Offset;
-use rdkafka::consumer::Consumer as _;
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -43,6 +63,8 @@ use crate::acl::{self, Admin};
 use crate::probe::ConsumerProbe;
 use crate::settings::Settings;
 use crate::topology::Topology;
+
+mod checks;
 
 /// A health status; the worst one wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -66,18 +88,6 @@ pub struct Component {
     pub details: Map<String, Value>,
 }
 
-impl Component {
-    fn new(status: Status, details: Value) -> Self {
-        Component {
-            status,
-            details: match details {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            },
-        }
-    }
-}
-
 /// The whole report: the worst status and every component.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Health {
@@ -89,59 +99,196 @@ pub struct Health {
 
 /// Checks a service's Kafka side. See the [module docs](self).
 pub struct HealthCheck {
+    inner: Arc<Checker>,
+}
+
+/// What the checks share with the one that runs in the background.
+struct Checker {
     client: Arc<Admin>,
     topology: &'static Topology,
     timeout: Duration,
+    cache: Duration,
     consumers: Mutex<Vec<ConsumerProbe>>,
+    reports: Mutex<Reports>,
+}
+
+/// The last report, and the check running now.
+#[derive(Default)]
+struct Reports {
+    last: Option<(Instant, Health)>,
+    running: Option<Shared<BoxFuture<'static, Health>>>,
 }
 
 impl std::fmt::Debug for HealthCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HealthCheck")
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.inner.timeout)
+            .field("cache", &self.inner.cache)
             .finish()
     }
 }
 
-/// The default bound on one check.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default bound on one report: Kubernetes gives a probe 1 s, and the answer must
+/// travel too.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);
 
 impl HealthCheck {
     /// A check of `topology` on the cluster of `settings`, bounded by [`DEFAULT_TIMEOUT`].
     pub fn new(settings: &Settings, topology: &'static Topology) -> Result<Self, Error> {
         Ok(HealthCheck {
-            client: Arc::new(acl::admin_client(settings)?),
-            topology,
-            timeout: DEFAULT_TIMEOUT,
-            consumers: Mutex::new(Vec::new()),
+            inner: Arc::new(Checker {
+                client: Arc::new(acl::admin_client(settings)?),
+                topology,
+                timeout: DEFAULT_TIMEOUT,
+                cache: Duration::ZERO,
+                consumers: Mutex::new(Vec::new()),
+                reports: Mutex::new(Reports::default()),
+            }),
         })
     }
 
-    /// Bounds each check by `timeout` instead.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
+    fn with(self, change: impl FnOnce(&mut Checker)) -> Self {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            // Not shared before it is configured: nothing else holds it.
+            Err(shared) => return HealthCheck { inner: shared },
+        };
+        change(&mut inner);
+        HealthCheck {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Bounds each report by `timeout` instead.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        self.with(|checker| checker.timeout = timeout)
+    }
+
+    /// Serves a report for `ttl` before checking again (default: no cache; a request that
+    /// comes while a check runs shares that check in any case).
+    pub fn with_cache(self, ttl: Duration) -> Self {
+        self.with(|checker| checker.cache = ttl)
     }
 
     /// Adds a consumer's group state, lag and poller to the report.
     pub fn watch(&self, probe: ConsumerProbe) {
-        if let Ok(mut consumers) = self.consumers.lock() {
+        if let Ok(mut consumers) = self.inner.consumers.lock() {
             consumers.push(probe);
         }
     }
 
-    /// Runs every check; never takes much longer than the timeout.
+    /// Every component, within the timeout: a fresh report when the check finishes in time,
+    /// else the last one that did.
     pub async fn check(&self) -> Health {
+        let deadline = Instant::now() + self.inner.timeout;
+        let running = {
+            let mut reports = self.inner.lock_reports();
+            if let Some((at, report)) = &reports.last
+                && at.elapsed() < self.inner.cache
+            {
+                return report.clone();
+            }
+            match &reports.running {
+                Some(running) => running.clone(),
+                None => {
+                    let checker = Arc::clone(&self.inner);
+                    let task = tokio::spawn(async move { checker.run().await });
+                    let running = async move {
+                        task.await
+                            .unwrap_or_else(|e| Health::down(&format!("the check failed: {e}")))
+                    }
+                    .boxed()
+                    .shared();
+                    reports.running = Some(running.clone());
+                    running
+                }
+            }
+        };
+        match tokio::time::timeout_at(deadline.into(), running).await {
+            Ok(report) => report,
+            Err(_) => match &self.inner.lock_reports().last {
+                Some((_, report)) => report.clone(),
+                None => Health::down(&format!("no answer within {:?}", self.inner.timeout)),
+            },
+        }
+    }
+
+    /// The liveness group: the runtime runs tasks, and no watched consumer's poller stalled.
+    /// Never asks the cluster: a broker outage is not a reason to restart the process.
+    pub async fn liveness(&self) -> Health {
+        let deadline = Instant::now() + self.inner.timeout;
         let mut components = BTreeMap::new();
-        let (kafka, topics) = self.cluster().await;
+        components.insert("runtime".to_string(), checks::runtime(deadline).await);
+        for probe in self.inner.probes() {
+            components.insert(format!("consumer:{}", probe.user()), checks::poller(&probe));
+        }
+        Health::of(components)
+    }
+
+    /// The readiness group: the cluster answers, the declared topics are there, and every
+    /// watched consumer runs and was assigned its partitions. Within the timeout, as
+    /// [`HealthCheck::check`].
+    pub async fn readiness(&self) -> Health {
+        let report = self.check().await;
+        let mut components: BTreeMap<String, Component> = report
+            .components
+            .into_iter()
+            .filter(|(name, _)| name == "kafka" || name == "topics")
+            .collect();
+        for probe in self.inner.probes() {
+            components.insert(
+                format!("consumer:{}", probe.user()),
+                checks::assignment(&probe),
+            );
+        }
+        Health::of(components)
+    }
+}
+
+impl Checker {
+    fn lock_reports(&self) -> std::sync::MutexGuard<'_, Reports> {
+        self.reports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn probes(&self) -> Vec<ConsumerProbe> {
+        self.consumers.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Runs every check concurrently, under one deadline, and keeps the report.
+    async fn run(&self) -> Health {
+        let deadline = Instant::now() + self.timeout;
+        let cluster = checks::cluster(
+            Arc::clone(&self.client),
+            self.topology,
+            deadline,
+            self.timeout,
+        );
+        let probes = self.probes();
+        let consumers = futures::future::join_all(
+            probes
+                .iter()
+                .map(|probe| checks::consumer(Arc::clone(&self.client), probe.clone(), deadline)),
+        );
+        let ((kafka, topics), consumers) = tokio::join!(cluster, consumers);
+        let mut components = BTreeMap::new();
         components.insert("kafka".to_string(), kafka);
         components.insert("topics".to_string(), topics);
-        let probes: Vec<ConsumerProbe> =
-            self.consumers.lock().map(|c| c.clone()).unwrap_or_default();
-        for probe in probes {
-            let name = format!("consumer:{}", probe.user());
-            components.insert(name, self.consumer(probe).await);
+        for (probe, component) in probes.iter().zip(consumers) {
+            components.insert(format!("consumer:{}", probe.user()), component);
         }
+        let report = Health::of(components);
+        let mut reports = self.lock_reports();
+        reports.last = Some((Instant::now(), report.clone()));
+        reports.running = None;
+        report
+    }
+}
+
+impl Health {
+    /// A report of `components`, its status the worst of theirs.
+    fn of(components: BTreeMap<String, Component>) -> Self {
         let status = components
             .values()
             .map(|c| c.status)
@@ -150,151 +297,13 @@ impl HealthCheck {
         Health { status, components }
     }
 
-    /// Runs `work` on a blocking thread, bounded by the timeout (plus a little: librdkafka's
-    /// own timeouts end the work itself).
-    async fn bounded<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(Duration) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, String> {
-        let timeout = self.timeout;
-        let task = tokio::task::spawn_blocking(move || work(timeout));
-        match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(format!("the check failed: {e}")),
-            Err(_) => Err(format!("no answer within {timeout:?}")),
-        }
-    }
-
-    async fn cluster(&self) -> (Component, Component) {
-        let client = Arc::clone(&self.client);
-        let declared: Vec<(&'static str, Option<i32>)> = self
-            .topology
-            .topics()
-            .map(|t| (t.name, t.partitions))
-            .collect();
-        let found = self
-            .bounded(move |timeout| {
-                let metadata = client
-                    .inner()
-                    .fetch_metadata(None, timeout)
-                    .map_err(|e| e.to_string())?;
-                let brokers = metadata.brokers().len();
-                let topics: BTreeMap<String, usize> = metadata
-                    .topics()
-                    .iter()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| (t.name().to_string(), t.partitions().len()))
-                    .collect();
-                Ok((brokers, topics))
-            })
-            .await;
-        let (brokers, live) = match found {
-            Ok(found) => found,
-            Err(error) => {
-                let down = Component::new(Status::Down, json!({ "error": error }));
-                let unknown = Component::new(
-                    Status::Down,
-                    json!({ "error": "the cluster did not answer" }),
-                );
-                return (down, unknown);
-            }
-        };
-        let kafka = Component::new(Status::Up, json!({ "brokers": brokers }));
-        let (mut missing, mut short, mut present) = (Vec::new(), Vec::new(), Vec::new());
-        for (name, partitions) in declared {
-            match live.get(name) {
-                None => missing.push(name),
-                Some(have) => {
-                    let want = partitions
-                        .and_then(|p| usize::try_from(p).ok())
-                        .unwrap_or(0);
-                    if *have < want {
-                        short.push(json!({ "topic": name, "declared": want, "actual": have }));
-                    } else {
-                        present.push(name);
-                    }
-                }
-            }
-        }
-        let status = if !missing.is_empty() {
-            Status::Down
-        } else if !short.is_empty() {
-            Status::Degraded
-        } else {
-            Status::Up
-        };
-        let mut details = json!({ "present": present });
-        if !missing.is_empty() {
-            details["missing"] = json!(missing);
-        }
-        if !short.is_empty() {
-            details["fewer_partitions"] = json!(short);
-        }
-        (kafka, Component::new(status, details))
-    }
-
-    async fn consumer(&self, probe: ConsumerProbe) -> Component {
-        let attached = probe
-            .state
-            .consumer
-            .lock()
-            .ok()
-            .and_then(|slot| slot.clone());
-        let Some((consumer, group)) = attached else {
-            return Component::new(
-                Status::Down,
-                json!({ "error": "the consumer is not running" }),
-            );
-        };
-        let since_poll = probe.since_poll();
-        let stalled = probe.stalled();
-        let lag = self
-            .bounded(move |timeout| {
-                let state = consumer
-                    .fetch_group_list(Some(&group), timeout)
-                    .ok()
-                    .and_then(|list| list.groups().first().map(|g| g.state().to_string()))
-                    .unwrap_or_else(|| "unknown".into());
-                let assignment = consumer.assignment().map_err(|e| e.to_string())?;
-                let committed = consumer
-                    .committed_offsets(assignment.clone(), timeout)
-                    .map_err(|e| e.to_string())?;
-                let mut lag = Map::new();
-                let mut total = 0i64;
-                for element in assignment.elements() {
-                    let (topic, partition) = (element.topic(), element.partition());
-                    let (low, high) = consumer
-                        .fetch_watermarks(topic, partition, timeout)
-                        .map_err(|e| e.to_string())?;
-                    let position = match committed
-                        .find_partition(topic, partition)
-                        .map(|p| p.offset())
-                    {
-                        Some(Offset::Offset(offset)) => offset,
-                        _ => low,
-                    };
-                    let behind = (high - position).max(0);
-                    total += behind;
-                    lag.insert(format!("{topic}/{partition}"), json!(behind));
-                }
-                Ok((group, state, lag, total))
-            })
-            .await;
-        match lag {
-            Ok((group, state, lag, total)) => Component::new(
-                if stalled { Status::Down } else { Status::Up },
-                json!({
-                    "group": group,
-                    "state": state,
-                    "lag": lag,
-                    "total_lag": total,
-                    "since_poll_ms": u64::try_from(since_poll.as_millis()).unwrap_or(u64::MAX),
-                    "stalled": stalled,
-                }),
-            ),
-            Err(error) => {
-                Component::new(Status::Down, json!({ "error": error, "stalled": stalled }))
-            }
-        }
+    /// DOWN: the cluster did not answer (`error` says how).
+    fn down(error: &str) -> Self {
+        let mut components = BTreeMap::new();
+        components.insert(
+            "kafka".to_string(),
+            Component::new(Status::Down, json!({ "error": error })),
+        );
+        Health::of(components)
     }
 }

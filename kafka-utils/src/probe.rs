@@ -1,16 +1,17 @@
-//! What a running consumer shares with the health check: its librdkafka handle (for the
-//! group's state and lag) and when it last polled.
+//! What a running consumer shares with the health check: its engine (for the group's state
+//! and lag, held weakly: watching a consumer never keeps it alive), when it last asked for
+//! records, and whether it joined its group.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::StreamConsumer;
-
-use crate::consumer::GroupContext;
+use crate::consumer::Shared;
 
 /// A consumer's liveness, as [`crate::health::HealthCheck::watch`] reads it. Get one from
 /// [`crate::consumer::Consumer::probe`] or [`crate::app::App::probe`]; clones share state.
+/// A probe does not keep its consumer alive: a dropped consumer leaves its group at once,
+/// and its probe reports it as not running.
 #[derive(Clone)]
 pub struct ConsumerProbe {
     pub(crate) state: Arc<ProbeState>,
@@ -18,10 +19,12 @@ pub struct ConsumerProbe {
 
 pub(crate) struct ProbeState {
     pub(crate) user: &'static str,
-    pub(crate) consumer: Mutex<Option<(Arc<StreamConsumer<GroupContext>>, String)>>,
+    engine: Mutex<Option<Weak<Shared>>>,
     in_poll: AtomicBool,
     /// When the consumer last came back from a poll (or started), from `epoch`.
     last_return_ms: AtomicU64,
+    /// Whether it has been assigned partitions (maybe none) since it started.
+    assigned: AtomicBool,
     epoch: Instant,
     pub(crate) stall_after: Mutex<Duration>,
 }
@@ -40,34 +43,30 @@ impl ConsumerProbe {
         ConsumerProbe {
             state: Arc::new(ProbeState {
                 user,
-                consumer: Mutex::new(None),
+                engine: Mutex::new(None),
                 in_poll: AtomicBool::new(false),
                 last_return_ms: AtomicU64::new(0),
+                assigned: AtomicBool::new(false),
                 epoch: Instant::now(),
                 stall_after: Mutex::new(stall_after),
             }),
         }
     }
 
-    /// Attaches the running consumer (the app creates its consumer when it starts).
-    pub(crate) fn attach(&self, consumer: Arc<StreamConsumer<GroupContext>>, group: String) {
-        self.state
+    /// Attaches the running engine (the app creates its consumer when it starts).
+    pub(crate) fn attach(&self, engine: &Arc<Shared>) {
+        let state = &self.state;
+        state
             .last_return_ms
-            .store(self.now_ms(), Ordering::Release);
-        if let Ok(mut slot) = self.state.consumer.lock() {
-            *slot = Some((consumer, group));
-        }
-    }
-
-    /// Detaches it (the app stopped).
-    pub(crate) fn detach(&self) {
-        if let Ok(mut slot) = self.state.consumer.lock() {
-            *slot = None;
+            .store(state.now_ms(), Ordering::Release);
+        state.assigned.store(false, Ordering::Release);
+        if let Ok(mut slot) = state.engine.lock() {
+            *slot = Some(Arc::downgrade(engine));
         }
     }
 
     /// The consumer counts as stalled when it has not polled for longer than `after`
-    /// (default: `KAFKA_MAX_POLL_INTERVAL_MS`, after which the broker evicts it).
+    /// (default: `KAFKA_MAX_POLL_INTERVAL_MS`, after which it leaves its group).
     pub fn stall_after(self, after: Duration) -> Self {
         if let Ok(mut stall) = self.state.stall_after.lock() {
             *stall = after;
@@ -75,24 +74,16 @@ impl ConsumerProbe {
         self
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.state.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
     /// Marks a poll as running until the guard is dropped.
     pub(crate) fn polling(&self) -> PollGuard<'_> {
         self.state.in_poll.store(true, Ordering::Release);
-        PollGuard(self)
+        PollGuard(&self.state)
     }
 
     /// How long since the consumer last came back from a poll; zero while it is waiting in
     /// one (waiting for records is not stalling).
     pub fn since_poll(&self) -> Duration {
-        if self.state.in_poll.load(Ordering::Acquire) {
-            return Duration::ZERO;
-        }
-        let last = self.state.last_return_ms.load(Ordering::Acquire);
-        Duration::from_millis(self.now_ms().saturating_sub(last))
+        self.state.since_poll()
     }
 
     /// Whether [`ConsumerProbe::since_poll`] exceeds the stall threshold.
@@ -101,22 +92,67 @@ impl ConsumerProbe {
         self.since_poll() > after
     }
 
+    /// Whether the consumer runs and was assigned its share of partitions (maybe none) by
+    /// its group: ready to consume.
+    pub fn assigned(&self) -> bool {
+        self.running() && self.state.assigned.load(Ordering::Acquire)
+    }
+
+    /// Whether the consumer runs (it was started and has not stopped or been dropped).
+    pub fn running(&self) -> bool {
+        self.engine().is_some()
+    }
+
     /// The user the consumer runs as.
     pub fn user(&self) -> &'static str {
         self.state.user
     }
+
+    /// The running engine, if any.
+    pub(crate) fn engine(&self) -> Option<Arc<Shared>> {
+        self.state
+            .engine
+            .lock()
+            .ok()
+            .and_then(|slot| slot.as_ref().and_then(Weak::upgrade))
+    }
+}
+
+impl ProbeState {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn since_poll(&self) -> Duration {
+        if self.in_poll.load(Ordering::Acquire) {
+            return Duration::ZERO;
+        }
+        let last = self.last_return_ms.load(Ordering::Acquire);
+        Duration::from_millis(self.now_ms().saturating_sub(last))
+    }
+
+    /// The group assigned the consumer its partitions.
+    pub(crate) fn assigned(&self) {
+        self.assigned.store(true, Ordering::Release);
+    }
+
+    /// The engine stopped.
+    pub(crate) fn detach(&self) {
+        if let Ok(mut slot) = self.engine.lock() {
+            *slot = None;
+        }
+    }
 }
 
 /// Ends a poll when dropped (also when the poll's future is cancelled).
-pub(crate) struct PollGuard<'a>(&'a ConsumerProbe);
+pub(crate) struct PollGuard<'a>(&'a ProbeState);
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
-        let probe = self.0;
-        probe
-            .state
+        let state = self.0;
+        state
             .last_return_ms
-            .store(probe.now_ms(), Ordering::Release);
-        probe.state.in_poll.store(false, Ordering::Release);
+            .store(state.now_ms(), Ordering::Release);
+        state.in_poll.store(false, Ordering::Release);
     }
 }

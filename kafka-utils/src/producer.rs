@@ -9,7 +9,8 @@
 //! for all their reports. [`Producer::send_detached`] returns no future, for a caller that
 //! needs no offsets: the fastest way to send; every report is counted in
 //! [`Producer::delivery_totals`], and a record that fails is logged. [`Producer::close`]
-//! flushes; dropping the last clone flushes too, blocking up to `KAFKA_REQUEST_TIMEOUT_MS`.
+//! flushes; dropping the last clone flushes too (up to `KAFKA_REQUEST_TIMEOUT_MS`), on a
+//! thread of its own when dropped on a tokio runtime's thread.
 //!
 //! ```
 //! use kafka_utils::prelude::*;
@@ -135,12 +136,28 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // librdkafka purges what is still queued when the producer is destroyed.
-        if let Err(e) = self.events.flush(self.flush_timeout) {
-            tracing::error!(error = %e, "records still queued when the producer was dropped");
-        }
-        self.poller.stop(&self.events);
-        self.topics.destroy();
+        // Flushing and destroying block: on a thread of their own when this is a runtime's.
+        let events = Arc::clone(&self.events);
+        let mut poller = std::mem::take(&mut self.poller);
+        let mut topics = std::mem::take(&mut self.topics);
+        let timeout = self.flush_timeout;
+        let on_this_thread = tokio::runtime::Handle::try_current().is_err();
+        crate::consumer::off_the_runtime(move || {
+            // librdkafka purges what is still queued when the producer is destroyed.
+            if let Err(e) = events.flush(timeout) {
+                tracing::error!(error = %e, "records still queued when the producer was dropped");
+            }
+            poller.stop(&events);
+            topics.destroy();
+            if !on_this_thread {
+                // The producer goes with the last reference: let this `Inner` drop its own
+                // first, so that the last is this thread's.
+                while Arc::strong_count(&events) > 1 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            drop(events);
+        });
     }
 }
 
@@ -534,7 +551,9 @@ impl<U: User, C> Producer<U, C> {
             .map_err(|e| Error::kafka("flushing the producer", e))
     }
 
-    /// Flushes (up to `KAFKA_REQUEST_TIMEOUT_MS`) and drops this handle.
+    /// Flushes (up to `KAFKA_REQUEST_TIMEOUT_MS`) and drops this handle. Dropping the last
+    /// handle flushes too, on a thread of its own when dropped on a tokio runtime's thread
+    /// (where nothing may block): close it, and await that, to know it was flushed.
     pub async fn close(self) -> Result<(), Error> {
         let timeout = self.inner.flush_timeout;
         self.flush(timeout).await

@@ -80,7 +80,10 @@ fn committed(settings: &Settings, group: &str, partition: i32) -> Option<i64> {
     let committed = consumer
         .committed_offsets(list, Duration::from_secs(10))
         .unwrap();
-    match committed.find_partition("jobs", partition).map(|p| p.offset()) {
+    match committed
+        .find_partition("jobs", partition)
+        .map(|p| p.offset())
+    {
         Some(rdkafka::Offset::Offset(offset)) => Some(offset),
         _ => None,
     }
@@ -94,17 +97,22 @@ async fn done(settings: &Settings) -> Vec<u64> {
         .build()
         .unwrap();
     let mut seen = Vec::new();
-    while let Ok(Ok(record)) =
-        tokio::time::timeout(Duration::from_secs(2), reader.recv()).await
-    {
+    // The first also waits for the group's join (3 s on the embedded cluster).
+    let mut wait = Duration::from_secs(15);
+    while let Ok(Ok(record)) = tokio::time::timeout(wait, reader.recv()).await {
         seen.push(record.value);
+        wait = Duration::from_secs(2);
     }
     seen
 }
 
 /// Handles jobs 0, 1, 2 of partition 0 (replying to `jobs.done`), then hangs on job 3:
 /// `block` says whether it blocks its thread or awaits for ever.
-async fn hangs_on_the_fourth(job: u64, ctx: Context<users::Worker>, block: bool) -> Result<(), String> {
+async fn hangs_on_the_fourth(
+    job: u64,
+    ctx: Context<users::Worker>,
+    block: bool,
+) -> Result<(), String> {
     if job == 3 {
         if block {
             std::thread::sleep(Duration::from_secs(12));
@@ -128,7 +136,9 @@ async fn stops_within_the_deadline(block: bool) {
         .unwrap()
         .group("workers")
         .shutdown_timeout(Duration::from_secs(2))
-        .handle(topics::Jobs, move |job, ctx| hangs_on_the_fourth(job, ctx, block));
+        .handle(topics::Jobs, move |job, ctx| {
+            hangs_on_the_fourth(job, ctx, block)
+        });
     let started = Instant::now();
     let run = app.run_until(tokio::time::sleep(Duration::from_secs(4)));
     let outcome = tokio::time::timeout(Duration::from_secs(30), run)
@@ -189,16 +199,19 @@ async fn other_partitions_flow_while_one_handler_hangs_past_the_poll_interval() 
         .unwrap()
         .group("workers")
         .shutdown_timeout(Duration::from_secs(1))
-        .handle(topics::Jobs, move |job: u64, ctx: Context<users::Worker>| {
-            let seen = Arc::clone(&seen);
-            async move {
-                if ctx.partition == 0 {
-                    std::future::pending::<()>().await;
+        .handle(
+            topics::Jobs,
+            move |job: u64, ctx: Context<users::Worker>| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    if ctx.partition == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    seen.lock().unwrap().push(job);
+                    Ok::<(), String>(())
                 }
-                seen.lock().unwrap().push(job);
-                Ok::<(), String>(())
-            }
-        });
+            },
+        );
     let later = async {
         // Twice the poll interval while partition 0's handler hangs: still a member.
         tokio::time::sleep(Duration::from_secs(13)).await;
@@ -254,13 +267,16 @@ async fn a_panic_when_a_finished_handlers_future_is_dropped_is_a_failed_attempt(
         .unwrap()
         .group("workers")
         .retry(Retry::new(2, Duration::ZERO))
-        .handle(topics::Jobs, move |job: u64, _ctx: Context<users::Worker>| {
-            counted.fetch_add(1, Ordering::Relaxed);
-            PanicsWhenDropped {
-                panics: job == 1,
-                pending: false,
-            }
-        });
+        .handle(
+            topics::Jobs,
+            move |job: u64, _ctx: Context<users::Worker>| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                PanicsWhenDropped {
+                    panics: job == 1,
+                    pending: false,
+                }
+            },
+        );
     let outcome = tokio::time::timeout(
         Duration::from_secs(30),
         app.run_until(tokio::time::sleep(Duration::from_secs(15))),
@@ -270,7 +286,10 @@ async fn a_panic_when_a_finished_handlers_future_is_dropped_is_a_failed_attempt(
     let error = outcome.expect_err("a handler that panicked is not Ok(())");
     let text = error.to_string();
     println!("{text}");
-    assert!(text.contains("offset 1") && text.contains("panicked"), "{text}");
+    assert!(
+        text.contains("offset 1") && text.contains("panicked"),
+        "{text}"
+    );
     // Job 0 is committed; job 1 is not, nor anything after it.
     assert_eq!(committed(&setup.settings, "workers", 0), Some(1));
     // Tried twice (the retry policy), then given up.
@@ -285,12 +304,13 @@ async fn a_worker_that_dies_when_its_handler_is_abandoned_is_an_error() {
         .unwrap()
         .group("workers")
         .shutdown_timeout(Duration::from_secs(1))
-        .handle(topics::Jobs, move |job: u64, _ctx: Context<users::Worker>| {
-            PanicsWhenDropped {
+        .handle(
+            topics::Jobs,
+            move |job: u64, _ctx: Context<users::Worker>| PanicsWhenDropped {
                 panics: job == 1,
                 pending: job == 1,
-            }
-        });
+            },
+        );
     let outcome = tokio::time::timeout(
         Duration::from_secs(30),
         app.run_until(tokio::time::sleep(Duration::from_secs(4))),
@@ -300,6 +320,9 @@ async fn a_worker_that_dies_when_its_handler_is_abandoned_is_an_error() {
     let error = outcome.expect_err("a worker that died is not Ok(())");
     let text = error.to_string();
     println!("{text}");
-    assert!(text.contains("`jobs` partition 0") && text.contains("panicked"), "{text}");
+    assert!(
+        text.contains("`jobs` partition 0") && text.contains("panicked"),
+        "{text}"
+    );
     assert_eq!(committed(&setup.settings, "workers", 0), Some(1));
 }

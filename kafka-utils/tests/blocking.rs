@@ -63,7 +63,12 @@ async fn a_rebalance_a_consumer_close_and_a_producer_close_never_block_the_runti
         .with_client_property("session.timeout.ms", "6000");
     let producer = Producer::<users::Ticker>::new(&settings).unwrap();
     for n in 0..20 {
-        producer.send(topics::Ticks, &n).await.unwrap().await.unwrap();
+        producer
+            .send(topics::Ticks, &n)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     }
     producer.close().await.unwrap();
     let gaps = Gaps::start();
@@ -80,7 +85,9 @@ async fn a_rebalance_a_consumer_close_and_a_producer_close_never_block_the_runti
         .unwrap();
     first.ack(&record).unwrap();
     gaps.take();
-    cluster.round_trip_time(-1, Duration::from_millis(500)).unwrap();
+    cluster
+        .round_trip_time(-1, Duration::from_millis(500))
+        .unwrap();
     let second = Consumer::<users::Ticker, u64>::builder(&settings)
         .topic(topics::Ticks)
         .build()
@@ -125,7 +132,10 @@ async fn a_rebalance_a_consumer_close_and_a_producer_close_never_block_the_runti
         "longest gaps: rebalance {rebalance:?}, consumer close {consumer_close:?}, \
          producer close {producer_close:?}"
     );
-    assert!(rebalance <= LONGEST, "a rebalance blocked the runtime for {rebalance:?}");
+    assert!(
+        rebalance <= LONGEST,
+        "a rebalance blocked the runtime for {rebalance:?}"
+    );
     assert!(
         consumer_close <= LONGEST,
         "a consumer's close blocked the runtime for {consumer_close:?}"

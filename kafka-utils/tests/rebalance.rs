@@ -42,10 +42,8 @@ struct Setup {
 fn setup(partitions: i32) -> Setup {
     let cluster = EmbeddedCluster::start(1).unwrap();
     cluster.create_topic("tasks", partitions).unwrap();
-    let settings = Settings::new(cluster.bootstrap_servers()).with_client_property(
-        "session.timeout.ms",
-        SESSION.as_millis().to_string(),
-    );
+    let settings = Settings::new(cluster.bootstrap_servers())
+        .with_client_property("session.timeout.ms", SESSION.as_millis().to_string());
     Setup {
         _cluster: cluster,
         settings,
@@ -116,16 +114,17 @@ async fn a_cancelled_app_leaves_its_group_while_a_health_check_watches_it() {
     let health = HealthCheck::new(&setup.settings, &TOPOLOGY).unwrap();
     let started = Arc::new(tokio::sync::Notify::new());
     let handled = Arc::clone(&started);
-    let app = App::<users::Member>::new(&setup.settings)
-        .unwrap()
-        .handle(topics::Tasks, move |_task: u64, _ctx: Context<users::Member>| {
+    let app = App::<users::Member>::new(&setup.settings).unwrap().handle(
+        topics::Tasks,
+        move |_task: u64, _ctx: Context<users::Member>| {
             let handled = Arc::clone(&handled);
             async move {
                 handled.notify_one();
                 std::future::pending::<()>().await;
                 Ok::<(), String>(())
             }
-        });
+        },
+    );
     health.watch(app.probe());
     let running = app.run_until(std::future::pending::<()>());
     // Cancelled once a handler runs: the app's future is dropped mid-run.
@@ -151,19 +150,22 @@ fn app(
     App::<users::Member>::new(settings)
         .unwrap()
         .shutdown_timeout(Duration::from_secs(2))
-        .handle(topics::Tasks, move |_task: u64, ctx: Context<users::Member>| {
-            let handled = Arc::clone(&handled);
-            async move {
-                tokio::time::sleep(slow).await;
-                handled
-                    .lock()
-                    .unwrap()
-                    .entry((ctx.partition, ctx.offset))
-                    .or_default()
-                    .push(name);
-                Ok::<(), String>(())
-            }
-        })
+        .handle(
+            topics::Tasks,
+            move |_task: u64, ctx: Context<users::Member>| {
+                let handled = Arc::clone(&handled);
+                async move {
+                    tokio::time::sleep(slow).await;
+                    handled
+                        .lock()
+                        .unwrap()
+                        .entry((ctx.partition, ctx.offset))
+                        .or_default()
+                        .push(name);
+                    Ok::<(), String>(())
+                }
+            },
+        )
 }
 
 async fn until_handled(handled: &Handled, count: usize, within: Duration) {
@@ -203,7 +205,10 @@ async fn a_revoked_partitions_queued_records_are_not_handled_by_the_app_that_los
     run_b.await.unwrap().unwrap();
     let handled = handled.lock().unwrap();
     let twice: Vec<_> = handled.iter().filter(|(_, by)| by.len() > 1).collect();
-    println!("handled twice across the rebalance: {}: {twice:?}", twice.len());
+    println!(
+        "handled twice across the rebalance: {}: {twice:?}",
+        twice.len()
+    );
     // At most the records in A's handlers when the revoke came: one per partition.
     assert!(twice.len() <= 4, "{} handled twice: {twice:?}", twice.len());
 }
@@ -244,42 +249,56 @@ async fn a_partition_that_comes_back_never_commits_below_what_its_other_owner_co
     let hung = Arc::new(Mutex::new(Vec::<i32>::new()));
     let release = Arc::new(tokio::sync::Semaphore::new(0));
     let a = {
-        let (handled, hung, release) =
-            (Arc::clone(&handled), Arc::clone(&hung), Arc::clone(&release));
+        let (handled, hung, release) = (
+            Arc::clone(&handled),
+            Arc::clone(&hung),
+            Arc::clone(&release),
+        );
         App::<users::Member>::new(&settings)
             .unwrap()
             .shutdown_timeout(Duration::from_secs(1))
-            .handle(topics::Tasks, move |_task: u64, ctx: Context<users::Member>| {
-                let (handled, hung, release) =
-                    (Arc::clone(&handled), Arc::clone(&hung), Arc::clone(&release));
-                async move {
-                    let first_time = ctx.offset == 2 && {
-                        let mut hung = hung.lock().unwrap();
-                        let first = !hung.contains(&ctx.partition);
-                        hung.push(ctx.partition);
-                        first
-                    };
-                    if first_time {
-                        // Until the test lets it go: after the partition came back.
-                        let _ = tokio::time::timeout(Duration::from_secs(60), release.acquire())
-                            .await;
+            .handle(
+                topics::Tasks,
+                move |_task: u64, ctx: Context<users::Member>| {
+                    let (handled, hung, release) = (
+                        Arc::clone(&handled),
+                        Arc::clone(&hung),
+                        Arc::clone(&release),
+                    );
+                    async move {
+                        let first_time = ctx.offset == 2 && {
+                            let mut hung = hung.lock().unwrap();
+                            let first = !hung.contains(&ctx.partition);
+                            hung.push(ctx.partition);
+                            first
+                        };
+                        if first_time {
+                            // Until the test lets it go: after the partition came back.
+                            let _ =
+                                tokio::time::timeout(Duration::from_secs(60), release.acquire())
+                                    .await;
+                        }
+                        handled
+                            .lock()
+                            .unwrap()
+                            .entry((ctx.partition, ctx.offset))
+                            .or_default()
+                            .push("A");
+                        Ok::<(), String>(())
                     }
-                    handled
-                        .lock()
-                        .unwrap()
-                        .entry((ctx.partition, ctx.offset))
-                        .or_default()
-                        .push("A");
-                    Ok::<(), String>(())
-                }
-            })
+                },
+            )
     };
     let (stop_a, stopped_a) = tokio::sync::oneshot::channel::<()>();
     let run_a = tokio::spawn(a.run_until(async {
         let _ = stopped_a.await;
     }));
     // Watch the committed offsets all along.
-    let checker: BaseConsumer = settings.consumer_config("members").unwrap().create().unwrap();
+    let checker: BaseConsumer = settings
+        .consumer_config("members")
+        .unwrap()
+        .create()
+        .unwrap();
     let history = Arc::new(Mutex::new(Vec::<HashMap<i32, i64>>::new()));
     let watching = {
         let history = Arc::clone(&history);
@@ -322,7 +341,14 @@ async fn a_partition_that_comes_back_never_commits_below_what_its_other_owner_co
     // queued, so A keeps polling and serves every rebalance.
     write_partition(&settings, taken, 3, 17).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while handled.lock().unwrap().keys().filter(|(p, _)| *p == taken).count() < 20 {
+    while handled
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|(p, _)| *p == taken)
+        .count()
+        < 20
+    {
         assert!(Instant::now() < deadline, "B did not handle its partition");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -341,13 +367,20 @@ async fn a_partition_that_comes_back_never_commits_below_what_its_other_owner_co
     watching.1.join().unwrap();
     let history = history.lock().unwrap();
     for partition in 0..2 {
-        let offsets: Vec<i64> = history.iter().filter_map(|h| h.get(&partition).copied()).collect();
+        let offsets: Vec<i64> = history
+            .iter()
+            .filter_map(|h| h.get(&partition).copied())
+            .collect();
 
         let backwards = offsets.windows(2).find(|w| w[1] < w[0]);
         assert!(
             backwards.is_none(),
             "partition {partition}'s committed offset moved backwards: {offsets:?}"
         );
-        assert_eq!(offsets.last(), Some(&20), "partition {partition}: {offsets:?}");
+        assert_eq!(
+            offsets.last(),
+            Some(&20),
+            "partition {partition}: {offsets:?}"
+        );
     }
 }

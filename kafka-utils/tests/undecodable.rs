@@ -77,6 +77,9 @@ fn consumer(settings: &Settings) -> Consumer<users::Reader, String> {
         .unwrap()
 }
 
+/// How long joining the group may take (the embedded cluster waits 3 s for more members).
+const JOIN: Duration = Duration::from_secs(15);
+
 /// What a user's loop sees: `recv_batch` until a call brings nothing for `quiet`, acking
 /// every record it receives; the offsets received and the offsets that came as errors.
 async fn receive_and_ack_all(
@@ -84,7 +87,10 @@ async fn receive_and_ack_all(
     quiet: Duration,
 ) -> (Vec<(i32, i64)>, Vec<Error>) {
     let (mut received, mut errors) = (Vec::new(), Vec::new());
-    while let Ok(batch) = tokio::time::timeout(quiet, consumer.recv_batch()).await {
+    // The first call also waits for the group's join.
+    let mut wait = JOIN;
+    while let Ok(batch) = tokio::time::timeout(wait, consumer.recv_batch()).await {
+        wait = quiet;
         match batch {
             Ok(batch) => {
                 for record in &batch {

@@ -369,7 +369,8 @@ async fn an_undecodable_record_is_an_error_naming_it_and_is_not_acknowledged() {
     let _ = (BadTopics::Bad, BadUsers::Reader, &BAD);
 }
 
-/// What one receive call gave: the values, or the offset of the record that failed.
+/// What the receive calls gave: the values, or the offset of the record that failed (which
+/// is then skipped, so that the records after it come).
 async fn outcomes(
     consumer: &Consumer<mixed_users::Reader, String>,
     one_at_a_time: bool,
@@ -384,7 +385,14 @@ async fn outcomes(
         };
         match received {
             Ok(batch) => seen.extend(batch.into_iter().map(|r| Ok(r.value))),
-            Err(kafka_utils::Error::Decode { offset, .. }) => seen.push(Err(offset)),
+            Err(error @ kafka_utils::Error::Decode { .. }) => {
+                let record = error
+                    .record()
+                    .expect("the consumer's decode error carries the record");
+                seen.push(Err(record.offset));
+                // Its partition's later records wait for a decision: skip it on purpose.
+                consumer.skip(record).unwrap();
+            }
             Err(other) => panic!("{other}"),
         }
     }

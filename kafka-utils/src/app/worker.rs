@@ -1,22 +1,24 @@
 //! One partition's worker: handles its records in order, retries a failing handler, catches
 //! a panicking one, writes what still fails to the dead-letter topic, and stores each offset
-//! only once its record was handled or its dead letter acknowledged.
+//! only once its record was handled or its dead letter acknowledged. It stops after the
+//! record in hand when its partition is revoked or the app stops, and stores nothing once
+//! the revoke is done (see [`Assignment`]).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
-use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument as _;
 
 use super::{Context, Retry};
 use crate::Error;
 use crate::access::User;
-use crate::consumer::{GroupContext, HeldBatch, HeldRecord, find_header};
+use crate::consumer::{Assignment, HeldBatch, HeldRecord, Revocation, Shared, find_header};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
@@ -45,6 +47,8 @@ pub(super) struct Batch<U: User> {
     pub(super) route: Arc<Route<U>>,
     pub(super) topic: &'static str,
     pub(super) partition: i32,
+    /// The assignment of the partition the records came in.
+    pub(super) assignment: Arc<Assignment>,
     /// The records themselves (payload, key, headers), not copied.
     pub(super) records: HeldBatch,
 }
@@ -87,6 +91,9 @@ impl<U: User> Job<'_, U> {
     }
 }
 
+/// How often a retry's backoff looks for a stop or a revoke.
+const BACKOFF_SLICE: Duration = Duration::from_millis(100);
+
 /// What became of one record.
 enum Outcome {
     Handled,
@@ -96,23 +103,89 @@ enum Outcome {
         error: Error,
         attempts: u32,
     },
-    /// The app is stopping between attempts: left uncommitted for the next run.
+    /// The app is stopping, or the partition is revoked, between attempts: left uncommitted
+    /// for the next run or the partition's next owner.
     Abandoned,
 }
 
 /// What the partitions' workers share.
 pub(super) struct Runner {
-    pub(super) consumer: Arc<StreamConsumer<GroupContext>>,
+    pub(super) consumer: Arc<Shared>,
     pub(super) semaphore: Arc<Semaphore>,
     pub(super) stopping: Arc<AtomicBool>,
     pub(super) retry: Retry,
     pub(super) metrics: Option<Metrics>,
     pub(super) group: Arc<str>,
+    pub(super) activity: Arc<Activity>,
+}
+
+/// The workers' activity, as a revoke waits for it: a revoke returns once the workers of
+/// the revoked partitions are between batches (after the record in hand: they stop at a
+/// revoke), or its bound passed. Runs on the consumer's engine thread.
+pub(super) struct Activity {
+    lock: Mutex<()>,
+    idle: Condvar,
+    /// How long a revoke waits for the records in hand.
+    bound: Duration,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Activity {
+    pub(super) fn new(bound: Duration, stopping: Arc<AtomicBool>) -> Self {
+        Activity {
+            lock: Mutex::new(()),
+            idle: Condvar::new(),
+            bound,
+            stopping,
+        }
+    }
+
+    /// A worker finished a batch.
+    fn finished(&self) {
+        drop(self.lock.lock());
+        self.idle.notify_all();
+    }
+}
+
+impl Revocation for Activity {
+    fn revoking(&self, assignments: &[Arc<Assignment>]) {
+        if self.stopping.load(Ordering::Acquire) {
+            // Stopping: the workers' deadline is the app's own.
+            return;
+        }
+        let deadline = Instant::now() + self.bound;
+        let mut guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            let busy = assignments
+                .iter()
+                .filter(|a| a.busy.load(Ordering::Acquire))
+                .count();
+            if busy == 0 {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(
+                    handlers = busy,
+                    bound = ?self.bound,
+                    "handlers of revoked partitions still ran at the revoke's bound; they are                      abandoned, and their records go to the partitions' next owners"
+                );
+                return;
+            }
+            guard = match self.idle.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
 }
 
 /// What one worker's batches need besides their records.
 pub(super) struct Env<U: User> {
-    consumer: Arc<StreamConsumer<GroupContext>>,
+    consumer: Arc<Shared>,
     stopping: Arc<AtomicBool>,
     default_retry: Retry,
     metrics: Option<Metrics>,
@@ -133,16 +206,18 @@ pub(super) enum Flow {
 
 impl Runner {
     /// Handles one partition's records in order; stores the offsets of those handled or
-    /// dead-lettered (the last of each batch). A record that fails without a dead letter (or whose dead
-    /// letter cannot be written) is sent to `fail`, and the worker ends.
+    /// dead-lettered (the last of each batch). A record that fails without a dead letter (or
+    /// whose dead letter cannot be written) is sent to `fail`, and the worker ends. A batch
+    /// of a revoked partition, or one that comes once the app stops, is let go unhandled.
     pub(super) fn worker<U: User>(
         &self,
-        mut jobs: mpsc::Receiver<Batch<U>>,
+        mut jobs: mpsc::UnboundedReceiver<Batch<U>>,
         fail: mpsc::UnboundedSender<Error>,
         producer: Producer<U>,
         settings: Arc<Settings>,
     ) -> impl Future<Output = ()> + Send + 'static {
         let semaphore = Arc::clone(&self.semaphore);
+        let activity = Arc::clone(&self.activity);
         let env = Arc::new(Env {
             consumer: Arc::clone(&self.consumer),
             stopping: Arc::clone(&self.stopping),
@@ -154,16 +229,16 @@ impl Runner {
         });
         async move {
             while let Some(batch) = jobs.recv().await {
-                // A worker runs one handler at a time: one permit covers its whole batch.
-                let Ok(_permit) = semaphore.acquire().await else {
-                    return;
-                };
-                let run = Arc::clone(&batch.route.run);
-                let work = Work {
-                    batch,
-                    env: Arc::clone(&env),
-                };
-                match run(Arc::new(work)).await {
+                let assignment = Arc::clone(&batch.assignment);
+                let flow = handle(batch, &env, &semaphore).await;
+                assignment.busy.store(false, Ordering::Release);
+                activity.finished();
+                if assignment.in_flight.fetch_sub(1, Ordering::AcqRel) == Assignment::MAX_IN_FLIGHT
+                {
+                    // The app may read the partition again.
+                    env.consumer.partitions().wake();
+                }
+                match flow {
                     Flow::Next => {}
                     Flow::Stop => return,
                     Flow::Fail(error) => {
@@ -174,6 +249,28 @@ impl Runner {
             }
         }
     }
+}
+
+/// Handles `batch` unless its partition is being revoked or the app stops.
+async fn handle<U: User>(batch: Batch<U>, env: &Arc<Env<U>>, semaphore: &Semaphore) -> Flow {
+    if env.stopping.load(Ordering::Acquire) {
+        return Flow::Stop;
+    }
+    // A worker runs one handler at a time: one permit covers its whole batch.
+    let Ok(_permit) = semaphore.acquire().await else {
+        return Flow::Stop;
+    };
+    batch.assignment.busy.store(true, Ordering::Release);
+    // Checked after marking it busy: a revoke that saw it idle has marked it revoking.
+    if batch.assignment.revoking() {
+        return Flow::Next;
+    }
+    let run = Arc::clone(&batch.route.run);
+    let work = Work {
+        batch,
+        env: Arc::clone(env),
+    };
+    run(Arc::new(work)).await
 }
 
 /// Handles the records of `batch` in order with `call` (which decodes a payload and calls the
@@ -189,22 +286,43 @@ where
     // One topic per batch: its metrics and retry policy are looked up once.
     let counted = env.metrics.as_ref().map(|m| m.topic(batch.topic));
     let retry = batch.route.retry.unwrap_or(env.default_retry);
+    // The offset of the last record handled or dead-lettered.
     let mut done = None;
+    let store = |done: Option<i64>| {
+        let Some(offset) = done else { return };
+        match batch.assignment.store(env.consumer.consumer(), offset) {
+            Ok(true) => {}
+            // The revoke is done: the partition's next owner reads the record again.
+            Ok(false) => tracing::debug!(
+                topic = batch.topic,
+                partition = batch.partition,
+                offset,
+                "revoked: offset not stored"
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, topic = batch.topic, partition = batch.partition, "offset not stored")
+            }
+        }
+    };
     for index in 0..batch.records.records().len() {
         let job = batch.job(index);
         if env.stopping.load(Ordering::Acquire) {
-            store(&env.consumer, done);
+            store(done);
             return Flow::Stop;
+        }
+        if batch.assignment.revoking() {
+            store(done);
+            return Flow::Next;
         }
         let outcome = attempt(&work, index, retry, &call, &counted).await;
         let (reason, error, attempts) = match outcome {
             Outcome::Handled => {
-                done = Some(Done::of(&job));
+                done = Some(job.offset);
                 continue;
             }
             Outcome::Abandoned => {
-                store(&env.consumer, done);
-                return Flow::Stop;
+                store(done);
+                return Flow::Next;
             }
             Outcome::Failed {
                 reason,
@@ -233,36 +351,18 @@ where
                         if let Some(counted) = &counted {
                             counted.dead_lettered.inc();
                         }
-                        done = Some(Done::of(&job));
+                        done = Some(job.offset);
                         continue;
                     }
                     Err(error) => error,
                 }
             }
         };
-        store(&env.consumer, done);
+        store(done);
         return Flow::Fail(failure);
     }
-    store(&env.consumer, done);
+    store(done);
     Flow::Next
-}
-
-/// The last record of a batch that was handled or dead-lettered.
-#[derive(Clone, Copy)]
-struct Done {
-    topic: &'static str,
-    partition: i32,
-    offset: i64,
-}
-
-impl Done {
-    fn of<U: User>(job: &Job<'_, U>) -> Self {
-        Done {
-            topic: job.topic,
-            partition: job.partition,
-            offset: job.offset,
-        }
-    }
 }
 
 /// Writes the failed record to its dead letter; the error that stops the app if it cannot.
@@ -303,15 +403,6 @@ async fn dead_letter_one<U: User>(
             tracing::error!(%error, "stopping");
             Err(error)
         }
-    }
-}
-
-/// Marks the offset of the last record done for the next commit.
-fn store(consumer: &StreamConsumer<GroupContext>, done: Option<Done>) {
-    let Some(done) = done else { return };
-    if let Err(e) = consumer.store_offset(done.topic, done.partition, done.offset) {
-        // The partition was revoked meanwhile: its new owner reads it again.
-        tracing::debug!(error = %e, topic = done.topic, partition = done.partition, "offset not stored");
     }
 }
 
@@ -410,19 +501,24 @@ where
                 attempts: attempt,
             };
         }
-        if env.stopping.load(Ordering::Acquire) {
+        let over = || env.stopping.load(Ordering::Acquire) || work.batch.assignment.revoking();
+        if over() {
             return Outcome::Abandoned;
         }
         tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, attempt, %message, "handler failed; retrying");
-        tokio::time::sleep(retry.delay(attempt)).await;
-        if env.stopping.load(Ordering::Acquire) {
-            return Outcome::Abandoned;
+        // In slices, so that a stop or a revoke need not wait out the backoff.
+        let until = tokio::time::Instant::now() + retry.delay(attempt);
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep_until(until.min(tokio::time::Instant::now() + BACKOFF_SLICE)).await;
+            if over() {
+                return Outcome::Abandoned;
+            }
         }
     }
 }
 
 /// A panic's message, as the handler's error.
-fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
     let message = if let Some(text) = panic.downcast_ref::<&str>() {
         text
     } else if let Some(text) = panic.downcast_ref::<String>() {
@@ -441,21 +537,14 @@ async fn write_dead_letter<U: User>(
     job: &Job<'_, U>,
     info: &DeadLetterInfo,
 ) -> Result<(), Error> {
-    let added = info.headers();
-    let headers: Vec<(&str, Option<&[u8]>)> = job
-        .record
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_deref()))
-        .chain(added.iter().map(|(k, v)| (*k, Some(v.as_bytes()))))
-        .collect();
-    let delivery = producer
-        .send_raw(
-            dead_letter,
-            job.record.key(),
-            job.record.payload(),
-            &headers,
-        )
-        .await?;
-    delivery.await.map(|_| ())
+    let record = job.record;
+    crate::dead_letter::write(
+        producer,
+        dead_letter,
+        record.key(),
+        record.payload(),
+        record.headers(),
+        info,
+    )
+    .await
 }

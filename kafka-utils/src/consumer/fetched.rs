@@ -1,6 +1,6 @@
 //! What the consumers read of a record, wherever it came from: a [`Fetched`] record taken
-//! from a split partition queue (see [`super::queues`]), or a rust-rdkafka message from the
-//! consumer's own queue.
+//! from a split partition queue (see [`super::partitions`]), or a copy of a message the
+//! consumer's own queue delivered (a partition not split yet): both are a [`Message`].
 
 #![allow(unsafe_code)]
 
@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 
 use rdkafka::bindings as rd;
 use rdkafka::error::KafkaError;
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::OwnedMessage;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::owned_headers;
@@ -33,7 +33,7 @@ pub(crate) trait Record {
     fn headers(&self) -> Headers;
 }
 
-impl Record for BorrowedMessage<'_> {
+impl Record for OwnedMessage {
     fn payload(&self) -> Option<&[u8]> {
         rdkafka::message::Message::payload(self)
     }
@@ -54,6 +54,55 @@ impl Record for BorrowedMessage<'_> {
     }
     fn headers(&self) -> Headers {
         owned_headers(self)
+    }
+}
+
+/// A record a consumer took from librdkafka.
+pub(crate) enum Message {
+    /// From a partition's own queue: librdkafka's record itself.
+    Fetched(Fetched),
+    /// From the consumer's queue (a partition not split yet), copied.
+    Copied(OwnedMessage),
+}
+
+impl Message {
+    /// The error librdkafka delivered in place of a record, if any.
+    pub(crate) fn error(&self) -> Option<KafkaError> {
+        match self {
+            Message::Fetched(fetched) => fetched.error(),
+            Message::Copied(_) => None,
+        }
+    }
+
+    fn record(&self) -> &dyn Record {
+        match self {
+            Message::Fetched(fetched) => fetched,
+            Message::Copied(copied) => copied,
+        }
+    }
+}
+
+impl Record for Message {
+    fn payload(&self) -> Option<&[u8]> {
+        self.record().payload()
+    }
+    fn key(&self) -> Option<&[u8]> {
+        self.record().key()
+    }
+    fn topic(&self) -> &str {
+        self.record().topic()
+    }
+    fn partition(&self) -> i32 {
+        self.record().partition()
+    }
+    fn offset(&self) -> i64 {
+        self.record().offset()
+    }
+    fn timestamp(&self) -> Option<i64> {
+        self.record().timestamp()
+    }
+    fn headers(&self) -> Headers {
+        self.record().headers()
     }
 }
 

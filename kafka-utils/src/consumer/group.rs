@@ -1,36 +1,79 @@
-//! The consumer group's side: the client context (rebalances, statistics, refusals), the
-//! group a user may use, and creating a subscribed consumer.
+//! The consumer group's side: the client context (rebalances, statistics, refusals), and the
+//! group a user may use.
 
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
-};
+use std::sync::{Arc, OnceLock, Weak};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::Error;
 use crate::access::User;
 use crate::metrics::Metrics;
+use crate::probe::ProbeState;
 use crate::refusal::{Refusal, refused};
-use crate::settings::{Settings, client_error};
 
-use super::queues::PartitionQueues;
+use super::partitions::{Assignment, Partitions};
 
-/// Commits stored offsets when partitions are revoked and auto commit is off, splits each
-/// assigned partition's queue from the consumer's (see [`PartitionQueues`]), and logs
-/// rebalances.
+/// Told of each revoke before its commit: returns once the records in hand of the revoked
+/// partitions are finished and stored, or its bound passed. Runs on the engine's thread.
+pub(crate) trait Revocation: Send + Sync {
+    /// `assignments` are being revoked: they hand out no more records.
+    fn revoking(&self, assignments: &[Arc<Assignment>]);
+}
+
+/// The context of an engine's consumer: keeps the assigned partitions (split from the
+/// consumer's queue, see [`Partitions`]), and on a revoke stops handing out their records,
+/// lets the app finish those in hand, commits what was stored, and only then lets the revoke
+/// complete. Also counts statistics and reports refusals.
 pub(crate) struct GroupContext {
-    auto_commit: bool,
     user: &'static str,
     metrics: Option<Metrics>,
     /// A refused login, which ends receiving (librdkafka would retry it for ever).
     pub(crate) refusal: Refusal,
-    /// The assigned partitions' own queues, read many records at a time.
-    pub(crate) queues: PartitionQueues,
+    /// The assigned partitions and their records.
+    pub(crate) partitions: Partitions,
+    probe: Arc<ProbeState>,
+    revocation: OnceLock<Weak<dyn Revocation>>,
+    /// How the last revoke's commit went.
+    revoke_commit: std::sync::Mutex<Option<Result<(), KafkaError>>>,
+}
+
+impl GroupContext {
+    pub(crate) fn new(
+        user: &'static str,
+        metrics: Option<Metrics>,
+        probe: Arc<ProbeState>,
+    ) -> Self {
+        GroupContext {
+            user,
+            metrics,
+            refusal: Refusal::new(),
+            partitions: Partitions::new(),
+            probe,
+            revocation: OnceLock::new(),
+            revoke_commit: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// How the last revoke's commit went, if there was one.
+    pub(crate) fn revoke_commit(&self) -> Option<Result<(), KafkaError>> {
+        self.revoke_commit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Tells `revocation` of every revoke from now on.
+    pub(crate) fn set_revocation(&self, revocation: Weak<dyn Revocation>) {
+        let _ = self.revocation.set(revocation);
+    }
 }
 
 impl Drop for GroupContext {
     fn drop(&mut self) {
         // The context outlives the librdkafka handle: a queue still here cannot be destroyed.
-        self.queues.abandon();
+        self.partitions.abandon();
     }
 }
 
@@ -53,31 +96,45 @@ impl rdkafka::ClientContext for GroupContext {
     }
 }
 
-/// A receive error: a refusal when it is one, else librdkafka's error.
-pub(crate) fn receive_error(user: &str, error: KafkaError) -> Error {
-    refused(user, &error, &error.to_string())
-        .unwrap_or_else(|| Error::kafka("receiving from the subscribed topics", error))
-}
-
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            tracing::info!(count = partitions.count(), "partitions revoked");
-            self.queues.revoke(partitions);
-            if !self.auto_commit
-                && let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
-            {
-                tracing::warn!(error = %e, "committing before a rebalance failed");
-            }
+        let Rebalance::Revoke(partitions) = rebalance else {
+            return;
+        };
+        tracing::info!(count = partitions.count(), "partitions revoked");
+        if partitions.count() == 0 {
+            return;
         }
+        let revoking = self.partitions.revoking(partitions);
+        if let Some(revocation) = self.revocation.get().and_then(Weak::upgrade) {
+            revocation.revoking(&revoking);
+        }
+        let committed = match consumer.commit_consumer_state(CommitMode::Sync) {
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "committing before a rebalance failed");
+                Err(e)
+            }
+            ok => ok,
+        };
+        *self
+            .revoke_commit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(committed);
+        self.partitions.revoked(partitions);
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            tracing::info!(count = partitions.count(), "partitions assigned");
-            // Before fetching starts (it waits for the committed offsets).
-            self.queues
-                .split(consumer.client().native_ptr(), partitions);
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                tracing::info!(count = partitions.count(), "partitions assigned");
+                // Before fetching starts (it waits for the committed offsets).
+                self.partitions
+                    .assigned(consumer.client().native_ptr(), partitions);
+                self.probe.assigned();
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
         }
     }
 }
@@ -115,28 +172,4 @@ pub(crate) fn group_for<U: User>(requested: Option<String>) -> Result<String, Er
                 .join(", ")
         )))
     }
-}
-
-pub(crate) fn create_consumer(
-    settings: &Settings,
-    group: &str,
-    topics: &[&str],
-    user: &'static str,
-    metrics: Option<&Metrics>,
-) -> Result<StreamConsumer<GroupContext>, Error> {
-    let context = GroupContext {
-        auto_commit: settings.enable_auto_commit,
-        user,
-        metrics: metrics.cloned(),
-        refusal: Refusal::new(),
-        queues: PartitionQueues::new(),
-    };
-    let consumer: StreamConsumer<GroupContext> = settings
-        .consumer_config(group)?
-        .create_with_context(context)
-        .map_err(|e| client_error(format!("creating a consumer for user `{user}`"), e))?;
-    consumer
-        .subscribe(topics)
-        .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
-    Ok(consumer)
 }

@@ -1,39 +1,29 @@
 //! Records kept without copying until their handler is done.
 //!
-//! librdkafka hands a consumed record out as a reference into its fetch buffer, valid while
-//! the consumer's handle lives. The app's workers handle records on other tasks, later; rather
-//! than copy each payload, key and header set to get there, a [`HeldBatch`] keeps the consumer
-//! alive beside a partition's records, and lets go of the records first. A record's headers
-//! are read on first use only: librdkafka allocates to parse them, even to learn there are
-//! none.
+//! librdkafka hands a consumed record out as its own object, valid while the consumer's
+//! handle lives. The app's workers handle records on other tasks, later; rather than copy
+//! each payload, key and header set to get there, a [`HeldBatch`] keeps the consumer alive
+//! beside a partition's records, and lets go of the records first. A record's headers are
+//! read on first use only: librdkafka allocates to parse them, even to learn there are none.
 
 #![allow(unsafe_code)]
 
 use std::sync::{Arc, OnceLock};
 
-use rdkafka::consumer::StreamConsumer;
-use rdkafka::message::BorrowedMessage;
-
-use super::GroupContext;
-use super::fetched::{Fetched, Headers, Record};
+use super::Shared;
+use super::fetched::{Headers, Message, Record};
 
 /// Records given out by one consumer, and that consumer.
 pub(crate) struct HeldBatch {
     // Declared before `_consumer`: fields drop in order, so the records go first.
     records: Vec<HeldRecord>,
-    _consumer: Arc<StreamConsumer<GroupContext>>,
+    _consumer: Arc<Shared>,
 }
 
 /// One record of a [`HeldBatch`].
 pub(crate) struct HeldRecord {
-    message: Held,
+    message: Message,
     headers: OnceLock<Headers>,
-}
-
-/// Where a held record came from: the consumer's queue or a partition's.
-enum Held {
-    Borrowed(BorrowedMessage<'static>),
-    Fetched(Fetched),
 }
 
 // SAFETY: shared access to a `HeldRecord` reads the payload, the key, the offset and the
@@ -45,7 +35,7 @@ unsafe impl Sync for HeldRecord {}
 
 impl HeldBatch {
     /// An empty batch for records of `consumer`, with room for `capacity` of them.
-    pub(crate) fn new(consumer: &Arc<StreamConsumer<GroupContext>>, capacity: usize) -> Self {
+    pub(crate) fn new(consumer: &Arc<Shared>, capacity: usize) -> Self {
         HeldBatch {
             records: Vec::with_capacity(capacity),
             _consumer: Arc::clone(consumer),
@@ -53,25 +43,9 @@ impl HeldBatch {
     }
 
     /// Keeps `message`, which must come from this batch's consumer.
-    pub(crate) fn push(&mut self, message: BorrowedMessage<'_>) {
-        // SAFETY: a `BorrowedMessage` borrows only the librdkafka handle of the consumer that
-        // gave it out (it owns its event, and librdkafka lets any thread destroy that). The
-        // batch owns a reference to that consumer, so the handle outlives the message: the
-        // records are dropped before the consumer field, and nothing hands the `'static`
-        // message out.
-        let message = unsafe {
-            std::mem::transmute::<BorrowedMessage<'_>, BorrowedMessage<'static>>(message)
-        };
+    pub(crate) fn push(&mut self, message: Message) {
         self.records.push(HeldRecord {
-            message: Held::Borrowed(message),
-            headers: OnceLock::new(),
-        });
-    }
-
-    /// Keeps `record`, which must come from this batch's consumer.
-    pub(crate) fn push_fetched(&mut self, record: Fetched) {
-        self.records.push(HeldRecord {
-            message: Held::Fetched(record),
+            message,
             headers: OnceLock::new(),
         });
     }
@@ -83,35 +57,28 @@ impl HeldBatch {
 }
 
 impl HeldRecord {
-    fn record(&self) -> &dyn Record {
-        match &self.message {
-            Held::Borrowed(message) => message,
-            Held::Fetched(record) => record,
-        }
-    }
-
     /// The payload (`None`: null).
     pub(crate) fn payload(&self) -> Option<&[u8]> {
-        self.record().payload()
+        self.message.payload()
     }
 
     /// The key (`None`: no key).
     pub(crate) fn key(&self) -> Option<&[u8]> {
-        self.record().key()
+        self.message.key()
     }
 
     /// The offset.
     pub(crate) fn offset(&self) -> i64 {
-        self.record().offset()
+        self.message.offset()
     }
 
     /// The timestamp in milliseconds since the epoch, if it has one.
     pub(crate) fn timestamp(&self) -> Option<i64> {
-        self.record().timestamp()
+        self.message.timestamp()
     }
 
     /// The headers, parsed on the first call.
     pub(crate) fn headers(&self) -> &Headers {
-        self.headers.get_or_init(|| self.record().headers())
+        self.headers.get_or_init(|| self.message.headers())
     }
 }

@@ -228,7 +228,8 @@ fn log_level(level: i32) -> RDKafkaLogLevel {
     }
 }
 
-/// The thread that serves a producer's events until stopped.
+/// The thread that serves a producer's events until stopped (none by default).
+#[derive(Default)]
 pub(super) struct Poller {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,

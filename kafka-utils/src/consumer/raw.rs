@@ -1,0 +1,100 @@
+//! A record as it was fetched, for the application to decide about when it could not be
+//! decoded, and why an acknowledgement was refused.
+
+use super::fetched::Record;
+use super::partitions::Refused;
+use crate::Error;
+use crate::codec::CodecError;
+
+/// A record as it was fetched, not decoded: what an [`Error::Decode`] of the standalone
+/// [`Consumer`](super::Consumer) carries ([`Error::record`]). Its partition's later records
+/// wait until the application decides about it: [`Consumer::skip`](super::Consumer::skip)
+/// or [`Consumer::dead_letter`](super::Consumer::dead_letter).
+///
+/// `Debug` shows where it came from and the sizes of its parts, not their bytes.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RawRecord {
+    /// The topic.
+    pub topic: &'static str,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The timestamp in milliseconds since the epoch, if it has one.
+    pub timestamp: Option<i64>,
+    /// The key's bytes (`None`: no key).
+    pub key: Option<Vec<u8>>,
+    /// The payload's bytes (`None`: null).
+    pub payload: Option<Vec<u8>>,
+    /// The headers, in order (`None`: a null value).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Why it could not be decoded.
+    pub error: String,
+}
+
+impl RawRecord {
+    /// A copy of `message`, of `topic`, which `error` refused.
+    pub(crate) fn of(topic: &'static str, message: &impl Record, error: &CodecError) -> Self {
+        RawRecord {
+            topic,
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp: message.timestamp(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            headers: message.headers(),
+            error: error.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RawRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRecord")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key_bytes", &self.key.as_ref().map(Vec::len))
+            .field("payload_bytes", &self.payload.as_ref().map(Vec::len))
+            .field("headers", &self.headers.len())
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// The error of an acknowledgement of `offset` of `topic`/`partition` that was `refused`.
+pub(crate) fn not_acknowledged(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    refused: Refused,
+) -> Error {
+    let reason = match refused {
+        Refused::NotAssigned => "the partition is not assigned to this consumer (it was revoked: \
+                                 its next owner receives its unacknowledged records again)"
+            .to_string(),
+        Refused::NotDelivered {
+            first: Some(first),
+            last: Some(last),
+        } => format!(
+            "it was not received in the partition's current assignment (received: offsets \
+             {first} to {last})"
+        ),
+        Refused::NotDelivered { .. } => {
+            "no record of the partition was received in its current assignment".to_string()
+        }
+        Refused::PastUndecided(held) => format!(
+            "the record at offset {held} before it was not decided about: skip it \
+             (`Consumer::skip`) or dead-letter it (`Consumer::dead_letter`) first"
+        ),
+        Refused::Kafka(e) => format!("librdkafka refused to store it: {e}"),
+    };
+    Error::NotAcknowledged {
+        topic: topic.to_string(),
+        partition,
+        offset,
+        reason,
+    }
+}
