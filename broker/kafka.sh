@@ -158,6 +158,9 @@ listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-S
 listener.name.sasl_plaintext.plain.sasl.jaas.config=$plain_jaas
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$scram_jaas
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$scram_jaas
+# SCRAM-SHA-512 logins on this listener must log in again every 5 s (KIP-368): how a
+# rotated password reaches the connections made before it (tests/tests/secret_rotation.rs).
+listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms=5000
 listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_ssl.plain.sasl.jaas.config=$plain_jaas
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$scram_jaas

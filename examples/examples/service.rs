@@ -12,6 +12,10 @@
 //! `SERVICE_HTTP_ADDR` sets where it listens (default `127.0.0.1:8080`; port 0 picks a free
 //! one, printed at start). It stops gracefully on Ctrl-C or SIGTERM, or after
 //! `SERVICE_RUN_SECS` seconds when that is set.
+//!
+//! Its log (its own events, kafka-utils' and librdkafka's) goes through
+//! `kafka_utils::logging`: text on standard output, JSON with `SERVICE_LOG_FORMAT=json`,
+//! rotated files in `SERVICE_LOG_DIR` when that is set.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +113,8 @@ async fn cluster(settings: &mut Settings) -> Result<Option<EmbeddedCluster>, Box
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // Kept to the end: what is still queued is written when it drops.
+    let _log = kafka_utils::logging::init()?;
     let mut settings = Settings::from_env()?;
     let _embedded = cluster(&mut settings).await?;
     let metrics = Metrics::new();
@@ -135,7 +141,7 @@ async fn main() -> Result<(), BoxError> {
     // A shop that sends an order every 200 ms.
     let producer = Producer::<users::OrderService>::new(&settings)?.with_metrics(&metrics);
     let shop = producer.clone();
-    tokio::spawn(async move {
+    let shopping = tokio::spawn(async move {
         for id in 0u64.. {
             let order = Order {
                 id,
@@ -151,11 +157,11 @@ async fn main() -> Result<(), BoxError> {
 
     // The periodic health check.
     let periodic = Arc::clone(&health);
-    tokio::spawn(async move {
+    let checking = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(10)).await;
             let report = periodic.check().await;
-            println!("service: health {:?}", report.status);
+            tracing::info!(status = ?report.status, "service health");
         }
     });
 
@@ -175,6 +181,11 @@ async fn main() -> Result<(), BoxError> {
         }
     };
     app.run_until(stop).await?;
+    // The shop and the periodic check end before the cluster they use (the embedded one
+    // goes with `main`).
+    shopping.abort();
+    checking.abort();
+    let _ = tokio::join!(shopping, checking);
     producer.close().await?;
     println!("service: stopped");
     Ok(())

@@ -46,6 +46,16 @@ pub fn admin_client(settings: &Settings) -> Result<Admin, Error> {
         .map_err(|e| crate::settings::client_error("creating an admin client", e))
 }
 
+impl crate::settings::Rotate for Admin {
+    fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
+        crate::ffi::set_sasl_credentials(self.inner().native_ptr(), username, password)
+    }
+
+    fn refusal(&self) -> Option<&crate::refusal::Refusal> {
+        None
+    }
+}
+
 const RESOURCE_TYPES: &[(Res, &str)] = &[
     (Res::RD_KAFKA_RESOURCE_TOPIC, "Topic"),
     (Res::RD_KAFKA_RESOURCE_GROUP, "Group"),

@@ -470,6 +470,10 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                     return Err(refusal);
                 }
             }
+            if !batches.is_empty() {
+                // The cluster serves this app: a refused login is over.
+                self.shared.refusal().succeeded();
+            }
             for batch in batches {
                 self.hand(batch);
             }
@@ -622,9 +626,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
 }
 
 /// The refusal a receive error is, which stops the app; any other error is logged, and
-/// librdkafka goes on.
+/// librdkafka goes on (a refused login stops the app once it is final: see `Refusal`).
 fn refusal_in(user: &str, error: rdkafka::error::KafkaError) -> Option<Error> {
-    match receive_error(user, error) {
+    match receive_error(user, error)? {
         refusal @ Error::Refused { .. } => Some(refusal),
         error => {
             tracing::warn!(%error, "consumer error");

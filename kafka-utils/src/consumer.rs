@@ -459,18 +459,17 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
             if let Some(refusal) = shared.refusal().get() {
                 return Err(refusal);
             }
-            let mut errors: Vec<Error> = shared
-                .take_error()
-                .map(|e| receive_error(U::NAME, e))
-                .into_iter()
-                .collect();
+            let mut errors: Vec<Error> = Vec::new();
+            while let Some(error) = shared.take_error() {
+                errors.extend(receive_error(U::NAME, error));
+            }
             if errors.is_empty() {
                 shared.partitions().take(
                     max - batch.len(),
                     |_| false,
                     |_, message| {
                         if let Some(e) = message.error() {
-                            errors.push(receive_error(U::NAME, e));
+                            errors.extend(receive_error(U::NAME, e));
                             return Take::Next;
                         }
                         match self.decode(&message) {
@@ -498,6 +497,8 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
                 break;
             }
             if !batch.is_empty() {
+                // The cluster serves this consumer: a refused login is over.
+                shared.refusal().succeeded();
                 break;
             }
             tokio::select! {

@@ -1,6 +1,6 @@
-//! Plumbing for the librdkafka admin requests rust-rdkafka does not wrap (the ACL requests
-//! and IncrementalAlterConfigs): owning guards for what librdkafka allocates, and one way
-//! to send a request and wait for its result event.
+//! Plumbing for the librdkafka calls rust-rdkafka does not wrap (the ACL and SCRAM requests,
+//! IncrementalAlterConfigs, new SASL credentials): owning guards for what librdkafka
+//! allocates, and one way to send a request and wait for its result event.
 //!
 //! Every pointer librdkafka hands out is owned by a guard that destroys it exactly once, and
 //! every C string outlives the call that reads it. The admin client a [`Request`] borrows
@@ -210,4 +210,27 @@ impl<'a> Request<'a> {
         }
         Ok(event)
     }
+}
+
+/// Gives the client `rk` new SASL credentials, used from its next login on
+/// (`rd_kafka_sasl_set_credentials`). The error never holds the password.
+pub(crate) fn set_sasl_credentials(
+    rk: *mut rd::rd_kafka_t,
+    username: &str,
+    password: &str,
+) -> Result<(), String> {
+    let (Ok(username), Ok(password)) = (CString::new(username), CString::new(password)) else {
+        return Err("the username or the password holds a NUL byte".into());
+    };
+    // SAFETY: `rk` is a live client handle (the caller holds its owner); librdkafka copies
+    // both strings before it returns.
+    let error =
+        unsafe { rd::rd_kafka_sasl_set_credentials(rk, username.as_ptr(), password.as_ptr()) };
+    if error.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a live error object, ours to destroy, read before that.
+    let why = unsafe { error_text(error) }.unwrap_or_else(|| "unknown error".into());
+    unsafe { rd::rd_kafka_error_destroy(error) };
+    Err(why)
 }

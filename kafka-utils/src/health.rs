@@ -135,9 +135,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);
 impl HealthCheck {
     /// A check of `topology` on the cluster of `settings`, bounded by [`DEFAULT_TIMEOUT`].
     pub fn new(settings: &Settings, topology: &'static Topology) -> Result<Self, Error> {
+        let client = Arc::new(acl::admin_client(settings)?);
+        let rotating: std::sync::Weak<dyn crate::settings::Rotate> = Arc::downgrade(&client) as _;
+        crate::settings::watch_credentials(settings, rotating);
         Ok(HealthCheck {
             inner: Arc::new(Checker {
-                client: Arc::new(acl::admin_client(settings)?),
+                client,
                 topology,
                 timeout: DEFAULT_TIMEOUT,
                 cache: Duration::ZERO,

@@ -66,11 +66,14 @@ pub mod embedded;
 mod error;
 mod ffi;
 pub mod health;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod producer;
 mod refusal;
 pub mod schema;
+pub mod scram;
 pub mod settings;
 pub mod topology;
 pub mod trace;

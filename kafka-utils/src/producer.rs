@@ -134,6 +134,29 @@ impl Inner {
     }
 }
 
+impl crate::settings::Rotate for Inner {
+    fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
+        crate::ffi::set_sasl_credentials(self.producer().client().native_ptr(), username, password)
+    }
+
+    fn refusal(&self) -> Option<&Refusal> {
+        Some(&self.producer().context().refusal)
+    }
+}
+
+impl crate::refusal::Answers for Inner {
+    fn refusal(&self) -> &Refusal {
+        &self.producer().context().refusal
+    }
+
+    fn answers(&self, timeout: Duration) -> bool {
+        self.producer()
+            .client()
+            .fetch_metadata(None, timeout)
+            .is_ok()
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Flushing and destroying block: on a thread of their own when this is a runtime's.
@@ -216,8 +239,8 @@ impl<U: User, C> Producer<U, C> {
             resume_at: AtomicUsize::new(capacity / 2),
             metrics: std::sync::OnceLock::new(),
             user: U::NAME,
-            refusal: Refusal::new(),
-            purge: std::sync::OnceLock::new(),
+            refusal: Refusal::new(settings.bootstrap_servers.as_deref().unwrap_or_default()),
+            fatal: std::sync::OnceLock::new(),
             slots: Arc::new(Slots::default()),
             totals: Totals::default(),
         };
@@ -232,18 +255,21 @@ impl<U: User, C> Producer<U, C> {
             flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
             validation: std::sync::OnceLock::new(),
         });
-        // On a refused login, what is queued fails now rather than at `message.timeout.ms`.
-        // Off librdkafka's thread (the callback runs there), and only while a handle lives.
+        // On a final refusal, what is queued fails now rather than at `message.timeout.ms`
+        // (what is in flight gets its broker's answer: it may be written). Off librdkafka's
+        // thread (the callback runs there), and only while a handle lives.
+        let refusal = &inner.producer().context().refusal;
         let weak = Arc::downgrade(&inner);
-        let _ = inner.producer().context().purge.set(Box::new(move || {
+        refusal.on_final(Box::new(move || {
             if let Some(inner) = weak.upgrade() {
                 std::thread::spawn(move || {
-                    inner
-                        .producer()
-                        .purge(PurgeConfig::default().queue().inflight());
+                    inner.producer().purge(PurgeConfig::default().queue());
                 });
             }
         }));
+        refusal.recheck_with(Arc::downgrade(&inner));
+        let rotating: std::sync::Weak<dyn crate::settings::Rotate> = Arc::downgrade(&inner) as _;
+        crate::settings::watch_credentials(settings, rotating);
         Ok(Producer {
             inner,
             codec,

@@ -15,6 +15,7 @@
 //! | `KAFKA_USERNAME`, `KAFKA_PASSWORD` | none; required with SASL | text |
 //! | `KAFKA_SSL_CAFILE` | the system's trust store | a PEM file |
 //! | `KAFKA_SSL_CERTFILE`, `KAFKA_SSL_KEYFILE` | none (no client certificate) | PEM files, both or neither |
+//! | `KAFKA_SSL_KEY_PASSWORD` | none (the key is not encrypted) | text |
 //! | `KAFKA_AUTO_OFFSET_RESET` | `earliest` | `earliest`, `latest`, `none` |
 //! | `KAFKA_MAX_POLL_INTERVAL_MS` | `300000` | milliseconds |
 //! | `KAFKA_MAX_POLL_RECORDS` | `500` | 1..=100000 |
@@ -26,6 +27,24 @@
 //! | `KAFKA_REQUEST_TIMEOUT_MS` | `30000` | milliseconds |
 //! | `KAFKA_MAX_IN_FLIGHT_REQUESTS` | `5` | 1..=5 (idempotence needs at most 5) |
 //! | `KAFKA_STATISTICS_INTERVAL_MS` | `15000` | milliseconds between librdkafka statistics (into [`crate::metrics`]); `0` turns them off |
+//!
+//! # Secrets as operators keep them
+//!
+//! Every variable may be given as `<NAME>_FILE` instead, the path of a file that holds its
+//! value (its trailing line break dropped), as container platforms mount secrets:
+//! `KAFKA_PASSWORD_FILE=/run/secrets/kafka-password`. Setting both is an error naming both.
+//! A password (and a username) read from a file rotates without a restart: every client made
+//! from these settings — producers, consumers, apps, health checks — checks the file every
+//! second, and when it changed, its new logins use the new credentials
+//! (`rd_kafka_sasl_set_credentials`; connections already logged in stay until the broker
+//! asks them to log in again, `connections.max.reauth.ms`). While an operator rotates a
+//! password, a broker that already has the new one refuses the old: a refused login is
+//! final only once every bootstrap broker refused it or it lasted 10 s (see
+//! [`crate::Error::Refused`]), and a new password lifts it. [`crate::scram::set_password`]
+//! sets a SCRAM password on the cluster.
+//!
+//! No secret prints: passwords show as `***` in `Debug` and `Display`, and so does every
+//! client property that holds one ([`is_sensitive`]); errors name a property, never its value.
 //!
 //! ```
 //! use kafka_utils::settings::{Settings, SecurityProtocol};
@@ -62,10 +81,12 @@ use crate::Error;
 
 mod parse;
 mod redact;
+mod rotation;
 
 pub use parse::Secret;
 pub(crate) use redact::client_error;
 pub use redact::is_sensitive;
+pub(crate) use rotation::{Rotate, watch as watch_credentials};
 
 /// How clients connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +194,10 @@ pub struct Settings {
     pub sasl_mechanism: SaslMechanism,
     /// `KAFKA_USERNAME`
     pub username: Option<String>,
-    /// `KAFKA_PASSWORD`
+    /// The file `KAFKA_USERNAME` was read from (`KAFKA_USERNAME_FILE`), if it was: re-read
+    /// with the password's when that changes.
+    pub username_file: Option<PathBuf>,
+    /// `KAFKA_PASSWORD` (or the file `KAFKA_PASSWORD_FILE` names: see [`Secret::file`])
     pub password: Option<Secret>,
     /// `KAFKA_SSL_CAFILE`
     pub ssl_cafile: Option<PathBuf>,
@@ -181,6 +205,8 @@ pub struct Settings {
     pub ssl_certfile: Option<PathBuf>,
     /// `KAFKA_SSL_KEYFILE`
     pub ssl_keyfile: Option<PathBuf>,
+    /// `KAFKA_SSL_KEY_PASSWORD`: the passphrase of an encrypted `KAFKA_SSL_KEYFILE`.
+    pub ssl_key_password: Option<Secret>,
     /// `KAFKA_AUTO_OFFSET_RESET`
     pub auto_offset_reset: AutoOffsetReset,
     /// `KAFKA_MAX_POLL_INTERVAL_MS`
@@ -215,10 +241,16 @@ impl fmt::Debug for Settings {
             .field("security_protocol", &self.security_protocol)
             .field("sasl_mechanism", &self.sasl_mechanism)
             .field("username", &self.username)
+            .field("username_file", &self.username_file)
             .field("password", &self.password)
+            .field(
+                "password_file",
+                &self.password.as_ref().and_then(Secret::file),
+            )
             .field("ssl_cafile", &self.ssl_cafile)
             .field("ssl_certfile", &self.ssl_certfile)
             .field("ssl_keyfile", &self.ssl_keyfile)
+            .field("ssl_key_password", &self.ssl_key_password)
             .field("auto_offset_reset", &self.auto_offset_reset)
             .field("max_poll_interval_ms", &self.max_poll_interval_ms)
             .field("max_poll_records", &self.max_poll_records)
@@ -250,10 +282,12 @@ impl Default for Settings {
             security_protocol: SecurityProtocol::Plaintext,
             sasl_mechanism: SaslMechanism::Plain,
             username: None,
+            username_file: None,
             password: None,
             ssl_cafile: None,
             ssl_certfile: None,
             ssl_keyfile: None,
+            ssl_key_password: None,
             auto_offset_reset: AutoOffsetReset::Earliest,
             max_poll_interval_ms: 300_000,
             max_poll_records: 500,
@@ -404,10 +438,21 @@ impl Settings {
         if self.security_protocol.uses_sasl() {
             config.set("sasl.mechanism", self.sasl_mechanism.as_str());
             if let Some(username) = &self.username {
-                config.set("sasl.username", username);
+                let current = self
+                    .username_file
+                    .as_deref()
+                    .and_then(|f| parse::read_secret_file(f).ok());
+                config.set("sasl.username", current.as_deref().unwrap_or(username));
             }
             if let Some(password) = &self.password {
-                config.set("sasl.password", password.expose());
+                // A password from a file: as the file says now (it may have rotated since).
+                let current = password
+                    .file()
+                    .and_then(|f| parse::read_secret_file(f).ok());
+                config.set(
+                    "sasl.password",
+                    current.as_deref().unwrap_or(password.expose()),
+                );
             }
         }
         if self.security_protocol.uses_tls() {
@@ -418,6 +463,9 @@ impl Settings {
                 config
                     .set("ssl.certificate.location", cert.to_string_lossy())
                     .set("ssl.key.location", key.to_string_lossy());
+                if let Some(passphrase) = &self.ssl_key_password {
+                    config.set("ssl.key.password", passphrase.expose());
+                }
             }
         }
         Ok(self.apply_client_properties(config))
@@ -452,6 +500,14 @@ impl Settings {
     /// `KAFKA_ENABLE_AUTO_COMMIT` is true.
     pub fn consumer_config(&self, group: &str) -> Result<rdkafka::ClientConfig, Error> {
         let mut config = self.client_config()?;
+        // A producer's (and the admin's) property: librdkafka warns about it on a consumer.
+        if !self
+            .client_properties
+            .iter()
+            .any(|(k, _)| k == "request.timeout.ms")
+        {
+            config.remove("request.timeout.ms");
+        }
         let reset = match self.auto_offset_reset {
             AutoOffsetReset::Earliest => "earliest",
             AutoOffsetReset::Latest => "latest",

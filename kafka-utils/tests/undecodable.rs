@@ -175,3 +175,101 @@ async fn closing_or_dropping_with_records_carried_ends_promptly() {
         println!("close={close}: ended in {:?}", started.elapsed());
     }
 }
+
+#[tokio::test]
+async fn skipping_the_undecodable_record_on_purpose_lets_its_partition_go_on() {
+    let setup = setup(1);
+    write(&setup.settings, 0, &PAYLOADS);
+    let first = consumer(&setup.settings);
+    let (received, errors) = receive_and_ack_all(&first, Duration::from_secs(2)).await;
+    assert_eq!(received, [(0, 0), (0, 1)]);
+    let [error] = errors.as_slice() else {
+        panic!("{errors:?}")
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("offset 2") && text.contains("Consumer::skip"),
+        "{text}"
+    );
+    let record = error.record().expect("the record comes with the error");
+    assert_eq!(
+        (record.topic, record.partition, record.offset),
+        ("letters", 0, 2)
+    );
+    assert_eq!(record.payload.as_deref(), Some(&b"{not json"[..]));
+    // Acknowledging a record after it is refused while it waits for a decision.
+    let refused = first.ack_offset("letters", 0, 4).unwrap_err().to_string();
+    assert!(
+        refused.contains("not received") || refused.contains("offset 2"),
+        "{refused}"
+    );
+    first.skip(record).unwrap();
+    let (after, errors) = receive_and_ack_all(&first, Duration::from_secs(2)).await;
+    assert_eq!(after, [(0, 3), (0, 4)], "{errors:?}");
+    first.close().await.unwrap();
+    // Everything was decided about: the next member gets nothing.
+    assert!(
+        first_received(&setup.settings, Duration::from_secs(8))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn the_undecodable_record_goes_to_the_dead_letter_byte_for_byte() {
+    let setup = setup(1);
+    write(&setup.settings, 0, &PAYLOADS);
+    let first = consumer(&setup.settings);
+    let (_, errors) = receive_and_ack_all(&first, Duration::from_secs(2)).await;
+    let record = errors[0].record().expect("the record").clone();
+    let producer = kafka_utils::producer::Producer::<users::Reader>::new(&setup.settings).unwrap();
+    first
+        .dead_letter(topics::Letters, &record, &producer)
+        .await
+        .unwrap();
+    let (after, _) = receive_and_ack_all(&first, Duration::from_secs(2)).await;
+    assert_eq!(after, [(0, 3), (0, 4)]);
+    first.close().await.unwrap();
+
+    // Read raw: the dead letter holds the bytes that are not a `String`.
+    let raw: rdkafka::consumer::BaseConsumer = setup
+        .settings
+        .consumer_config("dlq-check")
+        .unwrap()
+        .create()
+        .unwrap();
+    use rdkafka::consumer::Consumer as _;
+    use rdkafka::message::Message as _;
+    raw.subscribe(&["letters.dlq"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let letter = loop {
+        if let Some(Ok(message)) = raw.poll(Duration::from_millis(200)) {
+            break message.detach();
+        }
+        assert!(Instant::now() < deadline, "no dead letter within 15 s");
+    };
+    assert_eq!(letter.payload(), Some(&b"{not json"[..]));
+    let headers = kafka_utils::consumer::owned_headers(&letter);
+    let info = kafka_utils::dead_letter::DeadLetterInfo::from_headers(&headers).unwrap();
+    assert_eq!(
+        (info.topic.as_str(), info.partition, info.offset),
+        ("letters", 0, 2)
+    );
+    assert_eq!(info.reason, kafka_utils::dead_letter::Reason::Decode);
+    assert_eq!(info.group, "readers");
+}
+
+#[tokio::test]
+async fn other_partitions_flow_while_one_waits_for_a_decision() {
+    let setup = setup(2);
+    write(&setup.settings, 0, &PAYLOADS);
+    write(&setup.settings, 1, &["\"p\"", "\"q\"", "\"r\""]);
+    let first = consumer(&setup.settings);
+    let (received, errors) = receive_and_ack_all(&first, Duration::from_secs(2)).await;
+    let mut received = received;
+    received.sort();
+    assert_eq!(received, [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    first.commit().await.unwrap();
+    first.close().await.unwrap();
+}

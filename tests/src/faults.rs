@@ -27,8 +27,11 @@ pub fn scale() -> u32 {
 #[derive(Debug)]
 pub struct FaultCluster {
     state: PathBuf,
-    /// `host:port` of the three nodes.
+    /// `host:port` of the three nodes' PLAINTEXT listeners.
     pub bootstrap: String,
+    /// `host:port` of their SASL_PLAINTEXT listeners (SCRAM-SHA-512; users `admin` and
+    /// `alice`, password `<name>-secret`).
+    pub sasl_bootstrap: String,
 }
 
 impl FaultCluster {
@@ -52,14 +55,18 @@ impl FaultCluster {
         let mut cluster = FaultCluster {
             state: state_dir.to_path_buf(),
             bootstrap: String::new(),
+            sasl_bootstrap: String::new(),
         };
         cluster.run(&["start"]);
         let env = std::fs::read_to_string(state_dir.join("env")).expect("the cluster's env file");
-        cluster.bootstrap = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export KAFKA_TEST_CLUSTER_BOOTSTRAP="))
-            .expect("KAFKA_TEST_CLUSTER_BOOTSTRAP in the env file")
-            .to_string();
+        let var = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("{name} in the env file"))
+                .to_string()
+        };
+        cluster.bootstrap = var("KAFKA_TEST_CLUSTER_BOOTSTRAP");
+        cluster.sasl_bootstrap = var("KAFKA_TEST_CLUSTER_SASL_BOOTSTRAP");
         cluster.wait_for_brokers(3, Duration::from_secs(90));
         cluster
     }
@@ -74,6 +81,11 @@ impl FaultCluster {
         self.run(&["start-node", &n.to_string()]);
     }
 
+    /// Stops node `n` gracefully (SIGTERM), as a rolling restart does.
+    pub fn stop_node(&self, n: u32) {
+        self.run(&["stop-node", &n.to_string()]);
+    }
+
     /// A client config for the cluster.
     pub fn config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
@@ -84,6 +96,16 @@ impl FaultCluster {
     /// kafka-utils settings for the cluster.
     pub fn settings(&self) -> kafka_utils::settings::Settings {
         kafka_utils::settings::Settings::new(&self.bootstrap)
+    }
+
+    /// kafka-utils settings that log in to the SASL listeners as `alice` (SCRAM-SHA-512).
+    pub fn sasl_settings(&self) -> kafka_utils::settings::Settings {
+        kafka_utils::settings::Settings::new(&self.sasl_bootstrap).with_sasl(
+            kafka_utils::settings::SaslMechanism::ScramSha512,
+            "alice",
+            "alice-secret",
+            false,
+        )
     }
 
     /// Waits until the metadata lists `count` brokers.

@@ -295,6 +295,35 @@ impl TestCluster {
         }
     }
 
+    /// Sets `user`'s SCRAM-SHA-512 password with Kafka's own tool, as an operator would
+    /// (`kafka-configs.sh --alter --add-config 'SCRAM-SHA-512=[...]'`: the broker's
+    /// `kafka.admin.ConfigCommand`, from the classpath `broker/kafka.sh` resolved), over the
+    /// PLAINTEXT listener.
+    pub fn set_scram_password_with_kafka_tools(&self, user: &str, password: &str) {
+        let state = env_path("KAFKA_TEST_STATE_DIR")
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../broker/state"));
+        let classpath = std::fs::read_to_string(state.join("classpath.txt"))
+            .expect("the broker's classpath (broker/kafka.sh start writes it)");
+        let java = std::env::var("JAVA_HOME")
+            .map(|home| Path::new(&home).join("bin/java"))
+            .unwrap_or_else(|_| PathBuf::from("java"));
+        let output = std::process::Command::new(java)
+            .args(["-cp", classpath.trim(), "kafka.admin.ConfigCommand"])
+            .args(["--bootstrap-server", &self.bootstrap, "--alter"])
+            .args([
+                "--add-config",
+                &format!("SCRAM-SHA-512=[iterations=8192,password={password}]"),
+            ])
+            .args(["--entity-type", "users", "--entity-name", user])
+            .output()
+            .expect("java runs Kafka's ConfigCommand");
+        assert!(
+            output.status.success(),
+            "kafka-configs failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// The offset `group` has committed for partition `partition` of `topic`, if any.
     pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
         committed_offset(self.plaintext_config(), group, topic, partition)

@@ -10,6 +10,10 @@
 //!    handled, no gaps, and what repeats is at most what was in the handlers at the revokes.
 //! 3. An app killed with SIGKILL inside its handler, then restarted: every message is
 //!    handled at least once; what is handled twice comes after the last commit.
+//! 4. A rolling restart (each broker stopped with SIGTERM and started again, in turn) while
+//!    two idempotent producers log in over SASL (SCRAM-SHA-512): every acknowledged message
+//!    is in the log exactly once, and the producers still work afterwards (a broker that
+//!    refuses a login while it starts does not end them).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -39,6 +43,8 @@ pub enum Topics {
     Rebalance,
     #[topic(name = "faults.killed", message = Msg, key = u32, partitions = 3)]
     Killed,
+    #[topic(name = "faults.rolling", message = Msg, key = u32, partitions = 3)]
+    Rolling,
 }
 
 #[derive(Debug, KafkaUsers)]
@@ -52,6 +58,7 @@ permissions! {
         Topics::Produce => [Write],
         Topics::Rebalance => [Read, Write, AutoCommitOffset],
         Topics::Killed => [Read, Write, AutoCommitOffset],
+        Topics::Rolling => [Write],
     },
 }
 
@@ -62,10 +69,11 @@ fn report(scenario: &str, counts: Counts, detail: &str) {
     );
 }
 
-/// Writes `per_producer` messages from each of `producers` producers, paced over about
-/// `seconds`; returns the acknowledged and the failed (producer, seq).
+/// Writes `per_producer` messages from each of `producers` producers with `settings`, paced
+/// over about `seconds`, then one more each once that is over; returns the acknowledged and
+/// the failed (producer, seq).
 async fn produce_paced<T>(
-    cluster: &FaultCluster,
+    settings: kafka_utils::settings::Settings,
     topic: T,
     producers: u32,
     per_producer: u64,
@@ -74,9 +82,7 @@ async fn produce_paced<T>(
 where
     T: WritableBy<users::Service, Message = Msg, Key = u32>,
 {
-    let settings = cluster
-        .settings()
-        .with_client_property("message.timeout.ms", "60000");
+    let settings = settings.with_client_property("message.timeout.ms", "60000");
     let batch = 50u64;
     let pause = Duration::from_millis(seconds * 1000 * batch / per_producer.max(1));
     let mut tasks = Vec::new();
@@ -104,6 +110,18 @@ where
                     Err(_) => failed.insert((producer, seq)),
                 };
             }
+            // Still working after whatever happened meanwhile: one more, acknowledged.
+            let last = Msg {
+                producer,
+                seq: per_producer,
+            };
+            producer_handle
+                .send_record(topic, Record::new(&last).key(&producer))
+                .await
+                .expect("the producer still takes records")
+                .await
+                .expect("the producer still delivers");
+            acked.insert((producer, per_producer));
             producer_handle.close().await.unwrap();
             (acked, failed)
         }));
@@ -138,7 +156,13 @@ async fn producers_survive_broker_kills(cluster: &FaultCluster) {
     let (producers, per_producer, seconds) = (2, 4_000 * u64::from(scale), 12 * u64::from(scale));
     let bounces = 3 * scale;
     let started = Instant::now();
-    let production = produce_paced(cluster, topics::Produce, producers, per_producer, seconds);
+    let production = produce_paced(
+        cluster.settings(),
+        topics::Produce,
+        producers,
+        per_producer,
+        seconds,
+    );
     let bouncing = async {
         for bounce in 0..bounces {
             let node = bounce % 3 + 1;
@@ -160,7 +184,8 @@ async fn producers_survive_broker_kills(cluster: &FaultCluster) {
         }
     };
     let ((acked, failed), ()) = tokio::join!(production, bouncing);
-    let sent = producers as usize * per_producer as usize;
+    // And one more each once it was over.
+    let sent = producers as usize * (per_producer as usize + 1);
     assert_eq!(acked.len() + failed.len(), sent, "every send was answered");
     let log = log_of(cluster, topic);
     let counts = faults::check(&acked, &log);
@@ -244,8 +269,14 @@ async fn a_rebalance_under_load_leaves_no_gap(cluster: &FaultCluster) {
         Duration::from_secs(3 * scale),
         Duration::from_secs(6 * scale),
     );
-    let produced = produce_paced(cluster, topics::Rebalance, producers, per_producer, seconds);
-    let expected_total = (producers as u64 * per_producer) as usize;
+    let produced = produce_paced(
+        cluster.settings(),
+        topics::Rebalance,
+        producers,
+        per_producer,
+        seconds,
+    );
+    let expected_total = (producers as u64 * (per_producer + 1)) as usize;
     let progress = Arc::clone(&handled);
     let all_handled = async move {
         let deadline = Instant::now() + Duration::from_secs(60 + seconds * 2);
@@ -311,6 +342,64 @@ async fn faults_on_a_three_broker_cluster() {
     producers_survive_broker_kills(&cluster).await;
     a_rebalance_under_load_leaves_no_gap(&cluster).await;
     an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(&cluster).await;
+    producers_over_sasl_survive_a_rolling_restart(&cluster).await;
+}
+
+/// Scenario 4: a rolling restart of every broker while idempotent producers log in over SASL.
+async fn producers_over_sasl_survive_a_rolling_restart(cluster: &FaultCluster) {
+    let scale = faults::scale();
+    let topic = "faults.rolling";
+    cluster.create_topic(topic, 3).await;
+    let (producers, per_producer, seconds) = (2, 3_000 * u64::from(scale), 25 * u64::from(scale));
+    let started = Instant::now();
+    let production = produce_paced(
+        cluster.sasl_settings(),
+        topics::Rolling,
+        producers,
+        per_producer,
+        seconds,
+    );
+    let rolling = async {
+        for round in 0..scale {
+            for node in 1..=3 {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                cluster.stop_node(node);
+                cluster.start_node(node);
+                let synced = tokio::task::spawn_blocking({
+                    let bootstrap = cluster.bootstrap.clone();
+                    move || {
+                        faults::wait_for_full_isr(
+                            &bootstrap,
+                            "faults.rolling",
+                            Duration::from_secs(90),
+                        )
+                    }
+                });
+                synced.await.unwrap();
+                println!(
+                    "rolling restart {}: node {node} restarted and back in sync",
+                    round + 1
+                );
+            }
+        }
+    };
+    let ((acked, failed), ()) = tokio::join!(production, rolling);
+    let log = log_of(cluster, topic);
+    let counts = faults::check(&acked, &log);
+    let unacked_in_log = log.iter().filter(|m| failed.contains(m)).count();
+    report(
+        "rolling restart over SASL",
+        counts,
+        &format!(
+            "{} acknowledged, {} failed ({unacked_in_log} of them written anyway), every \
+             producer delivered again afterwards, {:?}",
+            acked.len(),
+            failed.len(),
+            started.elapsed()
+        ),
+    );
+    assert_eq!(counts, Counts::default());
+    assert!(failed.is_empty(), "{} sends failed", failed.len());
 }
 
 /// Scenario 3: the app's process is killed (SIGKILL) while its handlers run, and restarted.
@@ -319,7 +408,8 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
 ) {
     let scale = u64::from(faults::scale());
     cluster.create_topic("faults.killed", 3).await;
-    let (acked, failed) = produce_paced(cluster, topics::Killed, 3, 1_000 * scale, 1).await;
+    let (acked, failed) =
+        produce_paced(cluster.settings(), topics::Killed, 3, 1_000 * scale, 1).await;
     assert!(failed.is_empty());
     let kill_after = acked.len() / 3;
     let spawn = || {

@@ -214,3 +214,98 @@ async fn a_refused_dead_letter_stops_the_app_with_nothing_committed() {
         "{before:?} -> {after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_producer_without_any_write_grant_is_told_why_it_failed() {
+    // dave may write no topic at all (his dead-letter ACL is never made), so the broker
+    // refuses his idempotent producer its producer id, and librdkafka fails it for good: the
+    // error says what was refused, not only "fatal".
+    let producer = Producer::<users::Dave>::new(&settings_of(&TestUser::dave())).unwrap();
+    let started = Instant::now();
+    let sent = tokio::time::timeout(PROMPTLY, async {
+        producer.send(topics::EventsDlq, &1).await?.await
+    })
+    .await
+    .expect("answered");
+    assert!(started.elapsed() < PROMPTLY);
+    let error = sent.expect_err("dave may not write");
+    let text = error.to_string();
+    println!("dave's producer: {text}");
+    assert!(text.contains("uthorization"), "{text}");
+}
+
+mod flipping {
+    use super::*;
+
+    #[derive(Debug, KafkaTopics)]
+    pub(crate) enum Topics {
+        #[topic(name = "refusal.flips", message = u64, partitions = 1)]
+        Flips,
+    }
+
+    #[derive(Debug, KafkaUsers)]
+    pub(crate) enum Users {
+        #[user(name = "flipper")]
+        Flipper,
+    }
+
+    permissions! { static FLIPS; Users::Flipper => { Topics::Flips => [Write] } }
+}
+
+/// Sets flipper's password on the broker, with Kafka's own tool.
+async fn flip(password: &'static str) {
+    tokio::task::spawn_blocking(move || {
+        TestCluster::get().set_scram_password_with_kafka_tools("flipper", password)
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_login_refused_for_a_while_does_not_end_the_producer() {
+    use flipping::{FLIPS, topics as flips, users as flippers};
+    let cluster = TestCluster::get();
+    cluster.recreate_topic("refusal.flips", 1).await;
+    tokio::task::spawn_blocking(|| {
+        TestCluster::get().set_scram_password_with_kafka_tools("flipper", "flipper-first");
+        let admin = acl::admin_client(&TestCluster::get().settings())?;
+        acl::create_acls(&admin, &FLIPS.acl_bindings(), Duration::from_secs(30))
+    })
+    .await
+    .unwrap()
+    .expect("flipper's password and ACLs");
+    let mut flipper = TestUser::alice();
+    flipper.name = "flipper";
+    flipper.password = "flipper-first".into();
+    let producer = Producer::<flippers::Flipper>::new(&settings_of(&flipper)).unwrap();
+    producer
+        .send(flips::Flips, &0)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    // The broker takes another password: flipper's connections must log in again within
+    // 5 s (`connections.max.reauth.ms`) and are refused, until the password is back.
+    flip("flipper-second").await;
+    let mut pending = Vec::new();
+    let started = Instant::now();
+    for n in 1..=60u64 {
+        pending.push(producer.send(flips::Flips, &n).await.expect("still queued"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    flip("flipper-first").await;
+    println!("password back after {:?}", started.elapsed());
+    for delivery in pending {
+        tokio::time::timeout(Duration::from_secs(60), delivery)
+            .await
+            .expect("answered")
+            .expect("delivered once the login works again");
+    }
+    producer
+        .send(flips::Flips, &61)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}

@@ -1,6 +1,7 @@
 //! `examples/service.rs` against the real broker: started as its own process, it provisions
 //! its topics, takes orders, and answers on the actuator endpoints over HTTP; the counters
-//! move while orders flow; SIGTERM stops it gracefully.
+//! move while orders flow; SIGTERM stops it gracefully. And its log, as operators read it:
+//! JSON lines in rotated files with `SERVICE_LOG_FORMAT=json` and `SERVICE_LOG_DIR`.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -29,6 +30,11 @@ impl Drop for Service {
 
 impl Service {
     fn start() -> Self {
+        Self::start_with(&[], true)
+    }
+
+    /// The example with `env` set; on the test broker, or on its embedded default.
+    fn start_with(env: &[(&str, &str)], on_the_broker: bool) -> Self {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .expect("the target directory");
@@ -44,15 +50,22 @@ impl Service {
             .status()
             .expect("cargo build");
         assert!(built.success(), "building the service example failed");
-        let cluster = TestCluster::get();
-        let mut child = Command::new(target.join("debug/examples/service"))
-            .env(
+        let mut command = Command::new(target.join("debug/examples/service"));
+        if on_the_broker {
+            let cluster = TestCluster::get();
+            command.env(
                 "KAFKA_BOOTSTRAP_SERVERS",
                 cluster.settings().bootstrap_servers.unwrap(),
-            )
+            );
+        } else {
+            command.env_remove("KAFKA_BOOTSTRAP_SERVERS");
+        }
+        let mut child = command
             .env("SERVICE_HTTP_ADDR", "127.0.0.1:0")
             .env("SERVICE_RUN_SECS", "240")
             .env("KAFKA_STATISTICS_INTERVAL_MS", "500")
+            // The test's own over the defaults.
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("the service starts");
@@ -178,4 +191,49 @@ async fn the_service_example_serves_its_actuator() {
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     service.wait_for_line("service: stopped");
+}
+
+#[test]
+fn the_service_example_logs_json_lines_to_rotated_files() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("service-log");
+    let _ = std::fs::remove_dir_all(&dir);
+    let service = Service::start_with(
+        &[
+            ("SERVICE_LOG_FORMAT", "json"),
+            ("SERVICE_LOG_DIR", dir.to_str().unwrap()),
+            ("SERVICE_RUN_SECS", "6"),
+        ],
+        false,
+    );
+    service.wait_for_line("service: stopped");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the log directory")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    // Rotated daily: the date is in the name.
+    assert!(
+        name.starts_with("service.") && name.ends_with(".log"),
+        "{name}"
+    );
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+    }
+    let said = |message: &str| lines.iter().any(|l| l["message"] == message);
+    assert!(said("app started") && said("partitions assigned"), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "app started" && l["user"] == "order-service"),
+        "{text}"
+    );
 }

@@ -91,6 +91,9 @@ impl<U: User> Job<'_, U> {
     }
 }
 
+/// A batch stores the offset of what it handled every this many records, and at its end.
+const STORE_EVERY: usize = 64;
+
 /// How often a retry's backoff looks for a stop or a revoke.
 const BACKOFF_SLICE: Duration = Duration::from_millis(100);
 
@@ -318,6 +321,10 @@ where
         let (reason, error, attempts) = match outcome {
             Outcome::Handled => {
                 done = Some(job.offset);
+                // Within a long batch too, so that a crash repeats little.
+                if index % STORE_EVERY == STORE_EVERY - 1 {
+                    store(done);
+                }
                 continue;
             }
             Outcome::Abandoned => {

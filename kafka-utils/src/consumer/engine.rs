@@ -164,7 +164,17 @@ impl Engine {
     /// Creates the consumer, subscribes, and starts its thread.
     pub(crate) fn start(spec: Spec<'_>) -> Result<Self, Error> {
         let user = spec.user;
-        let context = GroupContext::new(user, spec.metrics.cloned(), Arc::clone(&spec.probe.state));
+        let bootstrap = spec
+            .settings
+            .bootstrap_servers
+            .as_deref()
+            .unwrap_or_default();
+        let context = GroupContext::new(
+            user,
+            spec.metrics.cloned(),
+            Arc::clone(&spec.probe.state),
+            bootstrap,
+        );
         if let Some(revocation) = spec.revocation {
             context.set_revocation(revocation);
         }
@@ -187,6 +197,9 @@ impl Engine {
             errors: Mutex::new(VecDeque::new()),
         });
         spec.probe.attach(&shared);
+        shared.refusal().recheck_with(Arc::downgrade(&shared));
+        let rotating: std::sync::Weak<dyn crate::settings::Rotate> = Arc::downgrade(&shared) as _;
+        crate::settings::watch_credentials(spec.settings, rotating);
         let serving = Arc::clone(&shared);
         std::thread::Builder::new()
             .name(format!("kafka-utils consumer {user}"))
@@ -268,10 +281,37 @@ fn serve(shared: Arc<Shared>) {
     drop(shared);
 }
 
-/// The error message of `error` for a record of user `user`: a refusal when it is one.
-pub(crate) fn receive_error(user: &str, error: KafkaError) -> Error {
-    crate::refusal::refused(user, &error, &error.to_string())
-        .unwrap_or_else(|| Error::kafka("receiving from the subscribed topics", error))
+/// What a consumer reports of `error`, an error librdkafka delivered for user `user`: a
+/// refused ACL, or librdkafka's error; `None` for a refused login, which the client's
+/// [`Refusal`] reports once it is final.
+pub(crate) fn receive_error(user: &str, error: KafkaError) -> Option<Error> {
+    if crate::refusal::is_login_failure(&error) {
+        return None;
+    }
+    Some(
+        crate::refusal::refused(user, &error, &error.to_string())
+            .unwrap_or_else(|| Error::kafka("receiving from the subscribed topics", error)),
+    )
+}
+
+impl crate::settings::Rotate for Shared {
+    fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
+        crate::ffi::set_sasl_credentials(self.consumer().client().native_ptr(), username, password)
+    }
+
+    fn refusal(&self) -> Option<&Refusal> {
+        Some(self.refusal())
+    }
+}
+
+impl crate::refusal::Answers for Shared {
+    fn refusal(&self) -> &Refusal {
+        self.refusal()
+    }
+
+    fn answers(&self, timeout: Duration) -> bool {
+        self.consumer().fetch_metadata(None, timeout).is_ok()
+    }
 }
 
 /// Whether a commit failed only because the group is rebalancing: the revoke that comes

@@ -11,7 +11,7 @@ use crate::Error;
 use crate::access::User;
 use crate::metrics::Metrics;
 use crate::probe::ProbeState;
-use crate::refusal::{Refusal, refused};
+use crate::refusal::{Refusal, is_login_failure, refused};
 
 use super::partitions::{Assignment, Partitions};
 
@@ -44,11 +44,12 @@ impl GroupContext {
         user: &'static str,
         metrics: Option<Metrics>,
         probe: Arc<ProbeState>,
+        bootstrap: &str,
     ) -> Self {
         GroupContext {
             user,
             metrics,
-            refusal: Refusal::new(),
+            refusal: Refusal::new(bootstrap),
             partitions: Partitions::new(),
             probe,
             revocation: OnceLock::new(),
@@ -86,6 +87,12 @@ impl rdkafka::ClientContext for GroupContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         match refused(self.user, &error, reason) {
+            // A login refused consistently is the end (see `Refusal`); a missing ACL at once.
+            Some(refusal) if is_login_failure(&error) => {
+                if let Some(refusal) = self.refusal.login_refused(&refusal, reason) {
+                    tracing::error!(%refusal, "the cluster refused the consumer");
+                }
+            }
             Some(refusal) => {
                 if self.refusal.set(&refusal) {
                     tracing::error!(%refusal, "the cluster refused the consumer");

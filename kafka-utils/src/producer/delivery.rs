@@ -123,10 +123,10 @@ pub(super) struct DeliveryContext {
     pub(super) resume_at: AtomicUsize,
     pub(super) metrics: std::sync::OnceLock<Metrics>,
     pub(super) user: &'static str,
-    /// A refused login: sends fail with it, and so do the records purged because of it.
+    /// A final refusal: sends fail with it, and so do the records purged because of it.
     pub(super) refusal: Refusal,
-    /// Purges the queue (set once the producer exists).
-    pub(super) purge: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// The error that failed the producer for good, once one did.
+    pub(super) fatal: std::sync::OnceLock<(RDKafkaErrorCode, String)>,
     /// What each record in flight carries.
     pub(super) slots: Arc<Slots>,
     /// Every record reported so far.
@@ -139,6 +139,14 @@ impl Drop for DeliveryContext {
         self.slots
             .close("the producer was dropped before the record's delivery report");
     }
+}
+
+/// The error about `what` of a producer that failed for good with `code` (`reason`).
+fn fatal(what: String, code: RDKafkaErrorCode, reason: &str) -> Error {
+    Error::kafka(
+        format!("{what}: the producer failed for good ({reason})"),
+        KafkaError::MessageProduction(code),
+    )
 }
 
 /// The span of one produced record; partition and offset are recorded on delivery.
@@ -161,17 +169,20 @@ impl rdkafka::ClientContext for DeliveryContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         // A producer may still write other topics after one refused it; a login refused
-        // is the end.
+        // consistently is the end (see `Refusal`).
         match refused(self.user, &error, reason).filter(|_| is_login_failure(&error)) {
             Some(refusal) => {
-                if self.refusal.set(&refusal) {
+                if let Some(refusal) = self.refusal.login_refused(&refusal, reason) {
                     tracing::error!(%refusal, "the cluster refused the producer; failing what is queued");
-                    if let Some(purge) = self.purge.get() {
-                        purge();
-                    }
                 }
             }
-            None => tracing::error!(user = self.user, %error, reason, "producer error"),
+            None => {
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+                    tracing::error!(user = self.user, %error, reason, "the producer failed for good");
+                } else {
+                    tracing::error!(user = self.user, %error, reason, "producer error");
+                }
+            }
         }
     }
 }
@@ -205,6 +216,9 @@ impl DeliveryContext {
             }
         });
         self.totals.add(delivered, failed);
+        if delivered > 0 {
+            self.refusal.succeeded();
+        }
     }
 
     /// The error of a record of `topic` that failed with `code`: the login refusal when
@@ -213,7 +227,40 @@ impl DeliveryContext {
         let error = KafkaError::MessageProduction(code);
         match self.refusal.get() {
             Some(refusal) if is_purged(&error) => refusal,
-            _ => Error::kafka(format!("delivering a record to topic `{topic}`"), error),
+            _ => {
+                let what = format!("delivering a record to topic `{topic}`");
+                match (code, self.fatal.get()) {
+                    (RDKafkaErrorCode::Fatal, Some((code, reason))) => fatal(what, *code, reason),
+                    _ => Error::kafka(what, error),
+                }
+            }
+        }
+    }
+
+    /// `error` about `what`, or, when it says the producer failed for good, the error that
+    /// made it fail (librdkafka's `rd_kafka_fatal_error`: an idempotent producer refused
+    /// its producer id, say), which says what to fix.
+    pub(super) fn fatal_or(
+        &self,
+        producer: &rdkafka::producer::BaseProducer<DeliveryContext>,
+        what: String,
+        error: KafkaError,
+    ) -> Error {
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::Fatal) {
+            return Error::kafka(what, error);
+        }
+        use rdkafka::producer::Producer as _;
+        match self
+            .fatal
+            .get()
+            .cloned()
+            .or_else(|| producer.client().fatal_error())
+        {
+            Some((code, reason)) => {
+                let _ = self.fatal.set((code, reason.clone()));
+                fatal(what, code, &reason)
+            }
+            None => Error::kafka(what, error),
         }
     }
 
@@ -230,6 +277,9 @@ impl DeliveryContext {
             lost.add(topic, &error);
         }
         self.totals.add(delivered, lost.records());
+        if delivered > 0 {
+            self.refusal.succeeded();
+        }
         lost.log();
     }
 

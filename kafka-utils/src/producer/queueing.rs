@@ -174,7 +174,8 @@ impl<U: User, C> Producer<U, C> {
         match sent {
             Ok(()) => Ok(true),
             Err(Refused::QueueFull) => Ok(false),
-            Err(Refused::Error(e)) => Err(Error::kafka(
+            Err(Refused::Error(e)) => Err(self.inner.producer().context().fatal_or(
+                self.inner.producer(),
                 format!("queueing a record for topic `{}`", place.topic),
                 e,
             )),

@@ -8,19 +8,141 @@ use std::path::{Path, PathBuf};
 use super::{AutoOffsetReset, Compression, SaslMechanism, SecurityProtocol, Settings};
 use crate::Error;
 
-/// A password: shown as `***` in `Debug` and `Display`.
+/// A password: shown as `***` in `Debug` and `Display`, and, when it was read from a file
+/// (`KAFKA_PASSWORD_FILE`, [`Secret::from_file`]), that file's path, so that the clients made
+/// with it take a new password when the file changes (see [`crate::settings`]).
+///
+/// ```
+/// use kafka_utils::settings::Secret;
+///
+/// let dir = std::env::temp_dir().join(format!("ku-secret-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("password");
+/// std::fs::write(&path, "hunter2\n")?;
+/// let secret = Secret::from_file(&path)?;
+/// assert_eq!(secret.expose(), "hunter2");
+/// assert_eq!(secret.file(), Some(path.as_path()));
+/// assert_eq!(format!("{secret:?} {secret}"), "Secret(***) ***");
+/// # std::fs::remove_dir_all(dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    file: Option<PathBuf>,
+}
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: String) -> Self {
-        Secret(value)
+        Secret { value, file: None }
     }
+
+    /// The secret in the file at `path` (without its trailing line break), remembering the
+    /// file so that clients take its new content when it changes.
+    pub fn from_file(path: impl Into<PathBuf>) -> Result<Self, Error> {
+        let path = path.into();
+        let value = read_secret_file(&path).map_err(|e| Error::Settings {
+            variable: "secret file",
+            message: format!(" `{}` cannot be read: {e}", path.display()),
+        })?;
+        Ok(Secret {
+            value,
+            file: Some(path),
+        })
+    }
+
     /// The value, for the one place that must hand it to librdkafka.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
     }
+
+    /// The file the secret was read from, if it was.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+}
+
+/// The content of a secret's file, without its trailing line breaks (as container platforms
+/// mount secrets, and as `echo` writes them).
+pub(crate) fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Every variable the settings read: each may be given as `<NAME>_FILE`, the path of a file
+/// holding its value, instead.
+const VARIABLES: &[(&str, &str)] = &[
+    ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS_FILE"),
+    ("SERVICE_NAME", "SERVICE_NAME_FILE"),
+    ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SECURITY_PROTOCOL_FILE"),
+    ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_MECHANISM_FILE"),
+    ("KAFKA_USERNAME", "KAFKA_USERNAME_FILE"),
+    ("KAFKA_PASSWORD", "KAFKA_PASSWORD_FILE"),
+    ("KAFKA_SSL_CAFILE", "KAFKA_SSL_CAFILE_FILE"),
+    ("KAFKA_SSL_CERTFILE", "KAFKA_SSL_CERTFILE_FILE"),
+    ("KAFKA_SSL_KEYFILE", "KAFKA_SSL_KEYFILE_FILE"),
+    ("KAFKA_SSL_KEY_PASSWORD", "KAFKA_SSL_KEY_PASSWORD_FILE"),
+    ("KAFKA_AUTO_OFFSET_RESET", "KAFKA_AUTO_OFFSET_RESET_FILE"),
+    (
+        "KAFKA_MAX_POLL_INTERVAL_MS",
+        "KAFKA_MAX_POLL_INTERVAL_MS_FILE",
+    ),
+    ("KAFKA_MAX_POLL_RECORDS", "KAFKA_MAX_POLL_RECORDS_FILE"),
+    ("KAFKA_ENABLE_AUTO_COMMIT", "KAFKA_ENABLE_AUTO_COMMIT_FILE"),
+    ("KAFKA_RETRY_BACKOFF_MS", "KAFKA_RETRY_BACKOFF_MS_FILE"),
+    ("KAFKA_COMPRESSION_TYPE", "KAFKA_COMPRESSION_TYPE_FILE"),
+    ("KAFKA_BATCH_SIZE", "KAFKA_BATCH_SIZE_FILE"),
+    ("KAFKA_LINGER_MS", "KAFKA_LINGER_MS_FILE"),
+    ("KAFKA_REQUEST_TIMEOUT_MS", "KAFKA_REQUEST_TIMEOUT_MS_FILE"),
+    (
+        "KAFKA_MAX_IN_FLIGHT_REQUESTS",
+        "KAFKA_MAX_IN_FLIGHT_REQUESTS_FILE",
+    ),
+    (
+        "KAFKA_STATISTICS_INTERVAL_MS",
+        "KAFKA_STATISTICS_INTERVAL_MS_FILE",
+    ),
+];
+
+/// The variables' values, each from the environment or from its `_FILE`: the value, and the
+/// file it came from.
+type Values = HashMap<&'static str, (String, Option<PathBuf>)>;
+
+/// Reads every variable through `lookup`, and `<NAME>_FILE` where that is set instead.
+fn values(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Values, Error> {
+    let mut values = Values::new();
+    for (variable, file_variable) in VARIABLES {
+        let direct = lookup(variable).filter(|v| !v.is_empty());
+        let file = lookup(file_variable)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        match (direct, file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Settings {
+                    variable: file_variable,
+                    message: format!(" is set, and so is {variable}: set one of them"),
+                });
+            }
+            (Some(value), None) => {
+                values.insert(variable, (value, None));
+            }
+            (None, Some(path)) => {
+                let path = PathBuf::from(path);
+                let value = read_secret_file(&path).map_err(|e| Error::Settings {
+                    variable: file_variable,
+                    message: format!(
+                        "=`{}` cannot be read: {e}; expected the path of a file holding \
+                         {variable}'s value",
+                        path.display()
+                    ),
+                })?;
+                values.insert(variable, (value, Some(path)));
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(values)
 }
 
 impl fmt::Debug for Secret {
@@ -91,15 +213,27 @@ pub(super) fn read_env_file(path: &Path) -> Result<HashMap<String, String>, Erro
     Ok(vars)
 }
 
-struct Reader<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
+struct Reader {
+    values: Values,
 }
 
-impl Reader<'_> {
+impl Reader {
     fn get(&self, variable: &str) -> Option<String> {
-        (self.lookup)(variable)
-            .map(|v| v.trim().to_string())
+        self.values
+            .get(variable)
+            .map(|(v, _)| v.trim().to_string())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A secret, as it was given (a password may have surrounding spaces), with its file.
+    fn secret(&self, variable: &str) -> Option<Secret> {
+        self.values
+            .get(variable)
+            .filter(|(v, _)| !v.is_empty())
+            .map(|(value, file)| Secret {
+                value: value.clone(),
+                file: file.clone(),
+            })
     }
 
     fn number(&self, variable: &'static str, default: u32, what: &str) -> Result<u32, Error> {
@@ -152,7 +286,9 @@ impl Reader<'_> {
 }
 
 pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-    let r = Reader { lookup };
+    let r = Reader {
+        values: values(lookup)?,
+    };
     let defaults = Settings::default();
     let settings = Settings {
         bootstrap_servers: r.get("KAFKA_BOOTSTRAP_SERVERS"),
@@ -177,13 +313,13 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Set
             ],
         )?,
         username: r.get("KAFKA_USERNAME"),
+        username_file: r.values.get("KAFKA_USERNAME").and_then(|(_, f)| f.clone()),
         // Read raw: a password may have surrounding spaces, and is never echoed.
-        password: (r.lookup)("KAFKA_PASSWORD")
-            .filter(|p| !p.is_empty())
-            .map(Secret::new),
+        password: r.secret("KAFKA_PASSWORD"),
         ssl_cafile: r.path("KAFKA_SSL_CAFILE"),
         ssl_certfile: r.path("KAFKA_SSL_CERTFILE"),
         ssl_keyfile: r.path("KAFKA_SSL_KEYFILE"),
+        ssl_key_password: r.secret("KAFKA_SSL_KEY_PASSWORD"),
         auto_offset_reset: r.choice(
             "KAFKA_AUTO_OFFSET_RESET",
             defaults.auto_offset_reset,
