@@ -15,10 +15,38 @@
 //! on. A topic without a dead letter stops the app with an error naming the record,
 //! uncommitted.
 //!
-//! Stopping (the future given to `run_until`, or SIGINT/SIGTERM for [`App::run`]): polling
-//! stops, handlers already running finish within [`App::shutdown_timeout`], records queued but
-//! not started are left for the next run, stored offsets are committed, the consumer leaves
-//! its group, and the producer is flushed.
+//! # Stopping
+//!
+//! The stop (the future given to `run_until`, or SIGINT/SIGTERM for [`App::run`]) is seen at
+//! once: no more records are handed out; each handler already running finishes its record
+//! within [`App::shutdown_timeout`]; records queued but not started are left for the next
+//! run. Handlers still running at the deadline are abandoned, not awaited: cancelled where
+//! they wait, left to the thread they block (with `std::thread::sleep`, say), and nothing
+//! they finish later is stored. What was handled is committed, the consumer leaves its
+//! group, and the producer is flushed: `run_until` returns within `shutdown_timeout` + 2 s.
+//! A worker that dies (a panic that escapes even the handler's catch) ends the app with an
+//! error, its record uncommitted. Dropping the future of `run_until` leaves the group too.
+//!
+//! # Rebalances
+//!
+//! The group is served by the consumer's own thread, never a tokio worker. When partitions
+//! are revoked, the app hands out none of their records any more (those queued to their
+//! workers are dropped, for the partitions' next owners), lets the record in hand of each
+//! finish within `shutdown_timeout`, stores and commits, and only then lets the revoke
+//! complete. What repeats after a rebalance is at most the records in the revoked handlers
+//! that outlived that bound; an abandoned handler stores nothing, so a partition that comes
+//! back never commits below what its other owner committed.
+//!
+//! # Slow and hung handlers
+//!
+//! A partition's records are read only while its worker has room (a batch in hand and one
+//! waiting); its other records stay in librdkafka's fetch queue, and the other partitions
+//! flow. The consumer keeps polling meanwhile, so a handler that runs longer than
+//! `KAFKA_MAX_POLL_INTERVAL_MS` gets no rebalance and no eviction: it holds back its own
+//! partition only (and a permit of [`App::max_concurrency`]) until it returns. The
+//! [`HealthCheck`](crate::health::HealthCheck) watching the app still reports its poller as
+//! live; a handler that never returns is the application's to bound (a timeout in the
+//! handler, or the stop's deadline).
 //!
 //! ```
 //! use kafka_utils::prelude::*;
@@ -218,7 +246,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 
-    /// How long running handlers may take to finish once stopping (default 30 s).
+    /// How long running handlers may take to finish their record once stopping, or once
+    /// their partition is revoked (default 30 s); then they are abandoned (see the
+    /// [module docs](self)).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self

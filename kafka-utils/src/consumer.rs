@@ -562,30 +562,43 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// [`crate::dead_letter`]), waits for the broker's acknowledgement, then acknowledges it:
     /// its partition goes on. `U` must be allowed to write the dead letter (checked at
     /// compile time); `T` must be the record's topic and declare a dead letter.
-    pub async fn dead_letter<T>(
-        &self,
+    // Not `async fn`: its where clause would be checked again at every await of the call.
+    pub fn dead_letter<'a, T>(
+        &'a self,
         _topic: T,
-        record: &RawRecord,
-        producer: &Producer<U>,
-    ) -> Result<(), Error>
+        record: &'a RawRecord,
+        producer: &'a Producer<U>,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + 'a
     where
         T: ReadableBy<U> + CommittableBy<U>,
         T::DeadLetter: DeadLetterFor<U>,
     {
-        if record.topic != T::NAME {
+        self.dead_letter_to(
+            T::NAME,
+            <T::DeadLetter as DeadLetterFor<U>>::TOPIC,
+            record,
+            producer,
+        )
+    }
+
+    /// [`Consumer::dead_letter`] of a record of `topic`, whose dead letter is `dead_letter`.
+    async fn dead_letter_to(
+        &self,
+        topic: &'static str,
+        dead_letter: Option<&'static str>,
+        record: &RawRecord,
+        producer: &Producer<U>,
+    ) -> Result<(), Error> {
+        if record.topic != topic {
             return Err(Error::Topology(format!(
-                "the record at offset {} of `{}` partition {} is not of topic `{}`",
-                record.offset,
-                record.topic,
-                record.partition,
-                T::NAME
+                "the record at offset {} of `{}` partition {} is not of topic `{topic}`",
+                record.offset, record.topic, record.partition,
             )));
         }
-        let Some(dead_letter) = <T::DeadLetter as DeadLetterFor<U>>::TOPIC else {
+        let Some(dead_letter) = dead_letter else {
             return Err(Error::Topology(format!(
-                "topic `{}` declares no dead letter; declare one with \
-                 `#[topic(..., dead_letter = ...)]`",
-                T::NAME
+                "topic `{topic}` declares no dead letter; declare one with \
+                 `#[topic(..., dead_letter = ...)]`"
             )));
         };
         let info = DeadLetterInfo {
