@@ -116,13 +116,11 @@ use tokio::task::JoinSet;
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
-use crate::consumer::{
-    Assignment, Engine, HeldBatch, Revocation, Shared, Spec, Take, commit_and_close, group_for,
-    receive_error, static_topic,
-};
+use crate::consumer::{Engine, Revocation, Spec, commit_and_close, group_for};
 use crate::metrics::{Metrics, TopicMetrics};
 
 mod context;
+mod dispatch;
 mod worker;
 
 pub use context::Context;
@@ -130,7 +128,8 @@ pub use context::Context;
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
-use worker::{Activity, Batch, BatchFuture, Route, RunBatch, Runner, Work};
+use dispatch::Dispatch;
+use worker::{Activity, BatchFuture, Route, RunBatch, Runner, Work};
 
 /// How often a failing handler is tried, and how long to wait in between.
 ///
@@ -443,232 +442,6 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
 /// How long, past the shutdown deadline, committing, leaving the group and flushing the
 /// producer may take in all.
 const AFTER_THE_DEADLINE: Duration = Duration::from_millis(1500);
-
-/// A partition's worker: its assignment, and where its batches go.
-struct Worker<U: User> {
-    assignment: Arc<Assignment>,
-    batches: mpsc::UnboundedSender<Batch<U>>,
-}
-
-/// The running app's loop: takes the partitions' records and hands them to their workers.
-struct Dispatch<'a, U: User, C> {
-    app: &'a App<U, C>,
-    runner: &'a Runner,
-    shared: &'a Arc<Shared>,
-    topics: &'a [&'static str],
-    counted: &'a HashMap<&'static str, Arc<TopicMetrics>>,
-    workers: HashMap<Partition, Worker<U>>,
-    tasks: JoinSet<()>,
-    /// The partition of each worker task.
-    partitions_of: HashMap<tokio::task::Id, Partition>,
-    fail: (mpsc::UnboundedSender<Error>, mpsc::UnboundedReceiver<Error>),
-    batch_max: usize,
-}
-
-impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
-    /// Hands records out until `stop`, a failure, a refusal or a worker's death.
-    async fn run(&mut self, stop: impl Future<Output = ()>) -> Result<(), Error> {
-        tokio::pin!(stop);
-        let refusal = self.shared.refusal().wait();
-        tokio::pin!(refusal);
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut stop => return Ok(()),
-                Some(error) = self.fail.1.recv() => return Err(error),
-                error = &mut refusal => return Err(error),
-                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                    match joined {
-                        Ok((id, ())) => { self.partitions_of.remove(&id); }
-                        Err(e) => return Err(self.died(e)),
-                    }
-                }
-                () = async {
-                    let _polling = self.app.probe.polling();
-                    self.shared.partitions().ready().await;
-                } => {}
-            }
-            while let Some(error) = self.shared.take_error() {
-                if let Some(refusal) = refusal_in(U::NAME, error) {
-                    return Err(refusal);
-                }
-            }
-            let mut errors = Vec::new();
-            let batches = self.take(&mut errors);
-            for error in errors {
-                if let Some(refusal) = refusal_in(U::NAME, error) {
-                    return Err(refusal);
-                }
-            }
-            if !batches.is_empty() {
-                // The cluster serves this app: a refused login is over.
-                self.shared.refusal().succeeded();
-            }
-            for batch in batches {
-                self.hand(batch);
-            }
-            // Workers of partitions revoked for good, with nothing left to do, end.
-            self.workers.retain(|_, worker| {
-                !(worker.assignment.revoking()
-                    && worker.assignment.in_flight.load(Ordering::Acquire) == 0)
-            });
-        }
-    }
-
-    /// Takes what librdkafka has fetched, as one batch per partition, from the partitions
-    /// whose workers have room; errors in place of records go to `errors`.
-    fn take(&self, errors: &mut Vec<rdkafka::error::KafkaError>) -> Vec<Batch<U>> {
-        let mut batches: Vec<Batch<U>> = Vec::new();
-        let full =
-            |a: &Assignment| a.in_flight.load(Ordering::Acquire) >= Assignment::MAX_IN_FLIGHT;
-        self.shared
-            .partitions()
-            .take(self.batch_max, full, |assignment, message| {
-                if let Some(error) = message.error() {
-                    errors.push(error);
-                    return Take::Next;
-                }
-                match batches.last_mut() {
-                    Some(batch) if Arc::ptr_eq(&batch.assignment, assignment) => {
-                        batch.records.push(message);
-                    }
-                    _ => {
-                        let topic = static_topic(self.topics, &message);
-                        let Some(route) = self.app.routes.get(topic) else {
-                            return Take::Next;
-                        };
-                        let mut records = HeldBatch::new(self.shared, self.batch_max.min(64));
-                        records.push(message);
-                        batches.push(Batch {
-                            route: Arc::clone(route),
-                            topic,
-                            partition: assignment.partition,
-                            assignment: Arc::clone(assignment),
-                            records,
-                        });
-                    }
-                }
-                Take::Next
-            });
-        for batch in &batches {
-            if let Some(metrics) = self.counted.get(batch.topic) {
-                metrics
-                    .consumed
-                    .inc_by(batch.records.records().len() as f64);
-            }
-        }
-        batches
-    }
-
-    /// Hands `batch` to its partition's worker, started for the batch's assignment.
-    fn hand(&mut self, batch: Batch<U>) {
-        let key = (batch.topic, batch.partition);
-        let current = self
-            .workers
-            .get(&key)
-            .is_some_and(|w| Arc::ptr_eq(&w.assignment, &batch.assignment));
-        if !current {
-            let (batches, jobs) = mpsc::unbounded_channel();
-            let worker = self.runner.worker(
-                jobs,
-                self.fail.0.clone(),
-                self.app.producer.clone(),
-                Arc::clone(&self.app.settings),
-            );
-            let task = self.tasks.spawn(worker);
-            self.partitions_of.insert(task.id(), key);
-            // An earlier worker of the partition (an earlier assignment) ends on its own.
-            self.workers.insert(
-                key,
-                Worker {
-                    assignment: Arc::clone(&batch.assignment),
-                    batches,
-                },
-            );
-        }
-        batch.assignment.in_flight.fetch_add(1, Ordering::AcqRel);
-        if let Some(worker) = self.workers.get(&key)
-            && let Err(returned) = worker.batches.send(batch)
-        {
-            // The worker ended on a failure, which the loop reads next.
-            returned
-                .0
-                .assignment
-                .in_flight
-                .fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-
-    /// The error of a worker task that died.
-    fn died(&self, error: tokio::task::JoinError) -> Error {
-        let (topic, partition) = self
-            .partitions_of
-            .get(&error.id())
-            .copied()
-            .unwrap_or(("?", -1));
-        let why = if error.is_panic() {
-            worker::panicked(&*error.into_panic())
-        } else {
-            "it was cancelled".to_string()
-        };
-        Error::Runtime(format!(
-            "the worker of `{topic}` partition {partition} died: {why}; its record is not committed"
-        ))
-    }
-
-    /// Waits until `deadline` for the workers to end (they stop after the record in hand);
-    /// those still running then are abandoned: cancelled where they wait, left alone where
-    /// they block their thread. The first worker that died, if any.
-    async fn finish(&mut self, deadline: tokio::time::Instant) -> Option<Error> {
-        let mut died = None;
-        let mut note =
-            |this: &Self, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>| {
-                if let Err(e) = joined
-                    && e.is_panic()
-                    && died.is_none()
-                {
-                    died = Some(this.died(e));
-                }
-            };
-        loop {
-            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
-                Ok(Some(joined)) => note(self, joined),
-                Ok(None) => return died,
-                Err(_) => break,
-            }
-        }
-        tracing::warn!(
-            handlers = self.tasks.len(),
-            timeout = ?self.app.shutdown_timeout,
-            "handlers still running at the shutdown deadline are abandoned; their records will be received again"
-        );
-        self.tasks.abort_all();
-        // The cancelled end at once; one that blocks its thread is left to it.
-        let grace = tokio::time::Instant::now() + Duration::from_millis(100);
-        while let Ok(Some(joined)) =
-            tokio::time::timeout_at(grace, self.tasks.join_next_with_id()).await
-        {
-            note(self, joined);
-        }
-        self.tasks.detach_all();
-        died
-    }
-}
-
-/// The refusal a receive error is, which stops the app; any other error is logged, and
-/// librdkafka goes on (a refused login stops the app once it is final: see `Refusal`).
-fn refusal_in(user: &str, error: rdkafka::error::KafkaError) -> Option<Error> {
-    match receive_error(user, error)? {
-        refusal @ Error::Refused { .. } => Some(refusal),
-        error => {
-            tracing::warn!(%error, "consumer error");
-            None
-        }
-    }
-}
-
-/// A topic and one of its partitions: what each worker handles.
-type Partition = (&'static str, i32);
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
 pub async fn shutdown_signal() {

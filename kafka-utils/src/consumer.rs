@@ -76,15 +76,16 @@ use std::time::Duration;
 use rdkafka::message::{Headers as _, Message};
 
 use crate::Error;
-use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
+use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
-use crate::metrics::{Metrics, TopicMetrics};
+use crate::metrics::TopicMetrics;
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
 
+mod builder;
 mod engine;
 mod fetched;
 mod group;
@@ -92,7 +93,7 @@ mod held;
 mod partitions;
 mod raw;
 
-use crate::topology::TopicSpec;
+pub use builder::ConsumerBuilder;
 pub(crate) use engine::{
     Engine, Shared, Spec, commit_and_close, commit_stored, off_the_runtime, receive_error,
 };
@@ -145,126 +146,6 @@ pub(crate) fn find_header<'a>(
         .iter()
         .find(|(k, _)| k == name)
         .and_then(|(_, v)| v.as_deref())
-}
-
-/// Builds a [`Consumer`]: the group, the topics, the codec.
-#[derive(Debug)]
-pub struct ConsumerBuilder<U: User, M, C = Json> {
-    settings: Settings,
-    metrics: Option<Metrics>,
-    headers: bool,
-    group: Option<String>,
-    topics: Vec<&'static str>,
-    specs: Vec<&'static TopicSpec>,
-    validate: bool,
-    codec: C,
-    types: PhantomData<fn() -> (U, M)>,
-}
-
-impl<U: User, M, C> ConsumerBuilder<U, M, C> {
-    /// Checks every record against its topic's JSON Schema (see [`crate::schema`]) before
-    /// decoding it: one that breaks it is an [`Error::Decode`] naming the record and where it
-    /// breaks the schema, and is not acknowledged. Off by default.
-    pub fn validate_schemas(mut self) -> Self {
-        self.validate = true;
-        self
-    }
-
-    /// The consumer group: one of the user's declared groups (or, when it declares none, a
-    /// name starting with the user's name). Default: its first declared group, or its name.
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.group = Some(group.into());
-        self
-    }
-
-    /// Subscribes to topic `T`, which `U` may read and commit offsets of.
-    pub fn topic<T>(mut self, _topic: T) -> Self
-    where
-        T: ReadableBy<U> + CommittableBy<U> + Topic<Message = M>,
-    {
-        if !self.topics.contains(&T::NAME) {
-            self.topics.push(T::NAME);
-            self.specs.push(T::SPEC);
-        }
-        self
-    }
-
-    /// Counts the records received per topic into `metrics`
-    /// (`kafka_messages_consumed_total`).
-    pub fn metrics(mut self, metrics: &Metrics) -> Self {
-        self.metrics = Some(metrics.clone());
-        self
-    }
-
-    /// Whether records come with their headers (default: yes). librdkafka parses a record's
-    /// headers only when asked, and that costs more than the rest of a small record's
-    /// metadata: a consumer that never reads headers can say so.
-    pub fn headers(mut self, headers: bool) -> Self {
-        self.headers = headers;
-        self
-    }
-
-    /// Decodes with `codec` instead.
-    pub fn codec<C2: Codec<M>>(self, codec: C2) -> ConsumerBuilder<U, M, C2> {
-        ConsumerBuilder {
-            settings: self.settings,
-            metrics: self.metrics,
-            headers: self.headers,
-            group: self.group,
-            topics: self.topics,
-            specs: self.specs,
-            validate: self.validate,
-            codec,
-            types: PhantomData,
-        }
-    }
-
-    /// Checks the group, creates the consumer and subscribes.
-    pub fn build(self) -> Result<Consumer<U, M, C>, Error> {
-        let group = group_for::<U>(self.group)?;
-        if self.topics.is_empty() {
-            return Err(Error::Topology(format!(
-                "the consumer of user `{}` subscribes to no topic; add one with `.topic(...)`",
-                U::NAME
-            )));
-        }
-        self.settings.validate()?;
-        let stall = Duration::from_millis(self.settings.max_poll_interval_ms.into());
-        let probe = ConsumerProbe::new(U::NAME, stall);
-        let mut validators = Vec::new();
-        if self.validate {
-            for spec in &self.specs {
-                if let Some(validator) = MessageValidator::for_topic(spec)? {
-                    validators.push((spec.name, validator));
-                }
-            }
-        }
-        let engine = Engine::start(Spec {
-            settings: &self.settings,
-            group,
-            topics: self.topics.clone(),
-            user: U::NAME,
-            metrics: self.metrics.as_ref(),
-            probe: &probe,
-            revocation: None,
-        })?;
-        let counted = match &self.metrics {
-            Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
-            None => Vec::new(),
-        };
-        Ok(Consumer {
-            engine,
-            probe,
-            counted,
-            validators,
-            topics: self.topics,
-            codec: self.codec,
-            headers: self.headers,
-            max_poll_records: self.settings.max_poll_records,
-            pending: Mutex::new(VecDeque::new()),
-            types: PhantomData,
-        })
-    }
 }
 
 /// A consumer for user `U` of topics whose messages are `M`. See the [module docs](self).
