@@ -365,7 +365,17 @@ async fn a_partition_that_comes_back_never_commits_below_what_its_other_owner_co
     run_a.await.unwrap().unwrap();
     watching.0.store(true, std::sync::atomic::Ordering::Release);
     watching.1.join().unwrap();
-    let history = history.lock().unwrap();
+    // And what A committed as it stopped.
+    let last: BaseConsumer = settings
+        .consumer_config("members")
+        .unwrap()
+        .create()
+        .unwrap();
+    let last = tokio::task::spawn_blocking(move || committed(&last, 2))
+        .await
+        .unwrap();
+    let mut history = history.lock().unwrap();
+    history.push(last);
     for partition in 0..2 {
         let offsets: Vec<i64> = history
             .iter()
