@@ -17,16 +17,31 @@
 //! # }
 //! ```
 
+// Unsafe only to say the cluster may be shared across threads (see `EmbeddedCluster`).
+#![allow(unsafe_code)]
+
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
 use crate::Error;
 
 /// An in-process Kafka cluster; it stops when dropped.
+///
+/// Every method waits until the cluster's own thread has carried it out, which can take
+/// most of a second while that thread is busy (taking brokers down closes every
+/// connection): in async code, call them through `tokio::task::spawn_blocking` (the cluster
+/// is `Send + Sync`, share it in an `Arc`) so that they do not hold up a runtime thread.
 pub struct EmbeddedCluster {
     inner: MockCluster<'static, DefaultProducerContext>,
     brokers: i32,
 }
+
+// SAFETY: the cluster is driven through librdkafka's mock API, which hands every call to
+// the cluster's own thread as an operation on its queue and waits for the answer; the
+// bootstrap list it returns is fixed at creation. The owning client is `Send + Sync`.
+unsafe impl Send for EmbeddedCluster {}
+// SAFETY: as for `Send`: no method touches the cluster's state from the calling thread.
+unsafe impl Sync for EmbeddedCluster {}
 
 impl std::fmt::Debug for EmbeddedCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
