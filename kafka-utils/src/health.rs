@@ -16,10 +16,12 @@
 //!
 //! Every report comes within the timeout ([`DEFAULT_TIMEOUT`], 800 ms: Kubernetes gives a
 //! probe 1 s), in every state of the cluster: the components are checked concurrently under
-//! one deadline, and a request that comes while a check runs waits for that check rather
-//! than starting another. A check that does not finish by the deadline gives the last
-//! report that did (or, before the first, DOWN: "no answer"), and goes on in the
-//! background. [`HealthCheck::with_cache`] serves a report for a while before checking again.
+//! one deadline a little before the timeout (an eighth of it, at most 100 ms, is left to send
+//! the report), and a request that comes while a check runs waits for that check rather
+//! than starting another. A component that did not answer by then is DOWN ("no answer
+//! within …"); a report never reuses an older one's answers, which would say UP of a
+//! broker that has just gone. [`HealthCheck::with_cache`] serves a report for a while before
+//! checking again.
 //!
 //! # Probe groups
 //!
@@ -180,8 +182,8 @@ impl HealthCheck {
         }
     }
 
-    /// Every component, within the timeout: a fresh report when the check finishes in time,
-    /// else the last one that did.
+    /// Every component, within the timeout: a component that did not answer in time is
+    /// DOWN. A request that comes while a check runs gets that check's report.
     pub async fn check(&self) -> Health {
         let deadline = Instant::now() + self.inner.timeout;
         let running = {
@@ -207,12 +209,11 @@ impl HealthCheck {
                 }
             }
         };
+        // The checks end before `deadline` (see `budget`): this bound is reached only when
+        // the runtime itself did not get to them, and a stale report would hide that.
         match tokio::time::timeout_at(deadline.into(), running).await {
             Ok(report) => report,
-            Err(_) => match &self.inner.lock_reports().last {
-                Some((_, report)) => report.clone(),
-                None => Health::down(&format!("no answer within {:?}", self.inner.timeout)),
-            },
+            Err(_) => Health::down(&format!("no report within {:?}", self.inner.timeout)),
         }
     }
 
@@ -261,13 +262,9 @@ impl Checker {
 
     /// Runs every check concurrently, under one deadline, and keeps the report.
     async fn run(&self) -> Health {
-        let deadline = Instant::now() + self.timeout;
-        let cluster = checks::cluster(
-            Arc::clone(&self.client),
-            self.topology,
-            deadline,
-            self.timeout,
-        );
+        let budget = budget(self.timeout);
+        let deadline = Instant::now() + budget;
+        let cluster = checks::cluster(Arc::clone(&self.client), self.topology, deadline, budget);
         let probes = self.probes();
         let consumers = futures::future::join_all(
             probes
@@ -287,6 +284,13 @@ impl Checker {
         reports.running = None;
         report
     }
+}
+
+/// How long the checks of a report bounded by `timeout` may take: an eighth of it, at most
+/// 100 ms, is left to assemble and send the report, so that a component that did not
+/// answer is reported DOWN in time rather than missing the request's bound.
+fn budget(timeout: Duration) -> Duration {
+    timeout.saturating_sub((timeout / 8).min(Duration::from_millis(100)))
 }
 
 impl Health {
