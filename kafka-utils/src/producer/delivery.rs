@@ -143,8 +143,16 @@ impl Drop for DeliveryContext {
 
 /// The error about `what` of a producer that failed for good with `code` (`reason`).
 fn fatal(what: String, code: RDKafkaErrorCode, reason: &str) -> Error {
+    // The broker refuses an idempotent producer its id when the user may write to no topic
+    // at all (Write on a topic implies the cluster's IdempotentWrite).
+    let hint = if code == RDKafkaErrorCode::ClusterAuthorizationFailed {
+        "; the user may write to no topic: grant `Write` on the topics it produces to in \
+         `permissions!` and create the ACLs (`admin apply`)"
+    } else {
+        ""
+    };
     Error::kafka(
-        format!("{what}: the producer failed for good ({reason})"),
+        format!("{what}: the producer failed for good ({reason}){hint}"),
         KafkaError::MessageProduction(code),
     )
 }
