@@ -370,6 +370,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             probe: &self.probe,
             revocation: Some(Arc::downgrade(&revocation)),
         })?;
+        // Dropped before the engine when this future is: a cancelled app is stopping, so
+        // the revoke of its leaving waits for no handler.
+        let _stopping_if_cancelled = StopOnDrop(Arc::clone(&stopping));
         let shared = Arc::clone(engine.shared());
         let counted: HashMap<&'static str, Arc<TopicMetrics>> = match &self.metrics {
             Some(metrics) => topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
@@ -436,6 +439,15 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             Some(error) => Err(error),
             None => committed.and(flushed),
         }
+    }
+}
+
+/// Sets the app's stopping flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 

@@ -150,6 +150,19 @@ impl Activity {
     }
 }
 
+/// Marks a worker's partition idle when dropped, and tells a waiting revoke.
+struct Idle<'a> {
+    assignment: &'a Assignment,
+    activity: &'a Activity,
+}
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.assignment.busy.store(false, Ordering::Release);
+        self.activity.finished();
+    }
+}
+
 impl Revocation for Activity {
     fn revoking(&self, assignments: &[Arc<Assignment>]) {
         if self.stopping.load(Ordering::Acquire) {
@@ -174,7 +187,8 @@ impl Revocation for Activity {
                 tracing::warn!(
                     handlers = busy,
                     bound = ?self.bound,
-                    "handlers of revoked partitions still ran at the revoke's bound; they are                      abandoned, and their records go to the partitions' next owners"
+                    "handlers of revoked partitions still ran at the revoke's bound; they are \
+                     abandoned, and their records go to the partitions' next owners"
                 );
                 return;
             }
@@ -233,9 +247,14 @@ impl Runner {
         async move {
             while let Some(batch) = jobs.recv().await {
                 let assignment = Arc::clone(&batch.assignment);
+                // Also when the worker is dropped mid-batch (the app's future cancelled): a
+                // revoke must not wait for a handler that is gone.
+                let idle = Idle {
+                    assignment: &assignment,
+                    activity: &activity,
+                };
                 let flow = handle(batch, &env, &semaphore).await;
-                assignment.busy.store(false, Ordering::Release);
-                activity.finished();
+                drop(idle);
                 if assignment.in_flight.fetch_sub(1, Ordering::AcqRel) == Assignment::MAX_IN_FLIGHT
                 {
                     // The app may read the partition again.
@@ -554,4 +573,40 @@ async fn write_dead_letter<U: User>(
         info,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoke_waits_for_no_handler_whose_worker_was_dropped() {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let activity = Arc::new(Activity::new(Duration::from_secs(30), stopping));
+        let assignment = Arc::new(Assignment::new("t", 0));
+        // A worker mid-batch, as a future that is dropped while its handler runs.
+        let worker = async {
+            let _idle = Idle {
+                assignment: &assignment,
+                activity: &activity,
+            };
+            assignment.busy.store(true, Ordering::Release);
+            std::future::pending::<()>().await;
+        };
+        let mut worker = Box::pin(worker);
+        assert!((&mut worker).now_or_never().is_none());
+        let (revoked, a) = (Arc::clone(&assignment), Arc::clone(&activity));
+        let revoke = std::thread::spawn(move || {
+            let started = Instant::now();
+            a.revoking(&[revoked]);
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        drop(worker);
+        let waited = revoke.join().unwrap();
+        assert!(
+            waited < Duration::from_secs(2),
+            "the revoke waited {waited:?}"
+        );
+    }
 }

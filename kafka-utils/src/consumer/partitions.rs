@@ -75,7 +75,7 @@ impl Assignment {
     /// one in hand, one waiting.
     pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
-    fn new(topic: &str, partition: i32) -> Self {
+    pub(crate) fn new(topic: &str, partition: i32) -> Self {
         Assignment {
             topic: topic.to_string(),
             partition,
