@@ -17,10 +17,11 @@
 //! Every report comes within the timeout ([`DEFAULT_TIMEOUT`], 800 ms: Kubernetes gives a
 //! probe 1 s), in every state of the cluster: the components are checked concurrently under
 //! one deadline a little before the timeout (an eighth of it, at most 100 ms, is left to send
-//! the report), and a request that comes while a check runs waits for that check rather
-//! than starting another. A component that did not answer by then is DOWN ("no answer
-//! within …"); a report never reuses an older one's answers, which would say UP of a
-//! broker that has just gone. [`HealthCheck::with_cache`] serves a report for a while before
+//! the report). A request that comes while a check runs starts no other: it gets the last
+//! report if that is younger than [`WHILE_CHECKING`] (1 s), else it waits for the running
+//! check. A component that did not answer by the check's deadline is DOWN ("no answer
+//! within …"): a check never falls back to an older report, which would say UP of a broker
+//! that has just gone. [`HealthCheck::with_cache`] serves a report for a while before
 //! checking again.
 //!
 //! # Probe groups
@@ -130,6 +131,10 @@ impl std::fmt::Debug for HealthCheck {
     }
 }
 
+/// How old the last report may be to answer a request that comes while a check runs;
+/// an older one waits for that check.
+pub const WHILE_CHECKING: Duration = Duration::from_secs(1);
+
 /// The default bound on one report: Kubernetes gives a probe 1 s, and the answer must
 /// travel too.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(800);
@@ -183,7 +188,8 @@ impl HealthCheck {
     }
 
     /// Every component, within the timeout: a component that did not answer in time is
-    /// DOWN. A request that comes while a check runs gets that check's report.
+    /// DOWN. A request that comes while a check runs gets the last report if it is younger
+    /// than [`WHILE_CHECKING`], else that check's report.
     pub async fn check(&self) -> Health {
         let deadline = Instant::now() + self.inner.timeout;
         let running = {
@@ -194,6 +200,13 @@ impl HealthCheck {
                 return report.clone();
             }
             match &reports.running {
+                // While a check runs, a report it just replaced is still news.
+                Some(_)
+                    if let Some((at, report)) = &reports.last
+                        && at.elapsed() < WHILE_CHECKING =>
+                {
+                    return report.clone();
+                }
                 Some(running) => running.clone(),
                 None => {
                     let checker = Arc::clone(&self.inner);

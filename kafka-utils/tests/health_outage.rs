@@ -1,5 +1,6 @@
-//! A broker that goes away is DOWN in the very next report, within the timeout: no report
-//! reuses an older one's UP. On the embedded cluster.
+//! A broker that goes away is DOWN in the very next check, within the timeout: no check
+//! falls back to an older report's UP. A request that comes while a check runs gets the last
+//! report at once when it is fresh, else waits for that check. On the embedded cluster.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +62,54 @@ async fn every_report_after_the_broker_went_is_down_and_in_time() {
         );
     }
     println!("12 reports DOWN, the slowest in {slowest:?}");
+    let up = Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || up.broker_up(-1))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Starts a check of `health` and returns once it has run for 100 ms.
+async fn check_running(health: &Arc<HealthCheck>) -> tokio::task::JoinHandle<Status> {
+    let checking = Arc::clone(health);
+    let running = tokio::spawn(async move { checking.check().await.status });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_while_a_check_runs_gets_a_fresh_last_report_at_once() {
+    let cluster = Arc::new(EmbeddedCluster::start(1).unwrap());
+    cluster.create_topic("outage.orders", 1).unwrap();
+    let settings = Settings::new(cluster.bootstrap_servers());
+    let health = Arc::new(HealthCheck::new(&settings, &TOPOLOGY).unwrap());
+    let down = Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || down.broker_down(-1))
+        .await
+        .unwrap()
+        .unwrap();
+    // Each check waits for the gone broker until its deadline.
+    assert_eq!(health.check().await.status, Status::Down);
+
+    // The last report is 100 ms old: served at once.
+    let running = check_running(&health).await;
+    let started = Instant::now();
+    assert_eq!(health.check().await.status, Status::Down);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(100), "it waited {took:?}");
+    assert_eq!(running.await.unwrap(), Status::Down);
+
+    // Older than WHILE_CHECKING: the request waits for the running check.
+    tokio::time::sleep(kafka_utils::health::WHILE_CHECKING).await;
+    let running = check_running(&health).await;
+    let started = Instant::now();
+    assert_eq!(health.check().await.status, Status::Down);
+    let took = started.elapsed();
+    assert!(
+        took > Duration::from_millis(300) && took <= DEFAULT_TIMEOUT,
+        "it took {took:?}"
+    );
+    assert_eq!(running.await.unwrap(), Status::Down);
     let up = Arc::clone(&cluster);
     tokio::task::spawn_blocking(move || up.broker_up(-1))
         .await
