@@ -425,8 +425,8 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
                     generator: &mut ::kafka_utils::__private::schemars::SchemaGenerator,
                 ) -> ::core::option::Option<::kafka_utils::__private::schemars::Schema> {
                     #[allow(unused_imports)]
-                    use ::kafka_utils::schema::{ViaJsonSchema as _, ViaNothing as _};
-                    (&::kafka_utils::schema::Probe::<#message>::new()).schema_of(generator)
+                    use ::kafka_utils::__private::{ViaJsonSchema as _, ViaNothing as _};
+                    (&::kafka_utils::__private::Probe::<#message>::new()).schema_of(generator)
                 }
                 #[doc(hidden)]
                 #[allow(clippy::needless_borrow)] // the borrow picks the impl
@@ -434,8 +434,8 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
                     generator: &mut ::kafka_utils::__private::schemars::SchemaGenerator,
                 ) -> ::core::option::Option<::kafka_utils::__private::schemars::Schema> {
                     #[allow(unused_imports)]
-                    use ::kafka_utils::schema::{ViaJsonSchema as _, ViaNothing as _};
-                    (&::kafka_utils::schema::Probe::<#key>::new()).schema_of(generator)
+                    use ::kafka_utils::__private::{ViaJsonSchema as _, ViaNothing as _};
+                    (&::kafka_utils::__private::Probe::<#key>::new()).schema_of(generator)
                 }
             }
             impl ::kafka_utils::access::Topic for #module::#variant {

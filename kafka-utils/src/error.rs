@@ -166,37 +166,3 @@ impl Error {
         }
     }
 }
-
-/// A name that no declared topic or user has (from `FromStr` or deserializing an enum).
-///
-/// ```
-/// use kafka_utils::prelude::*;
-///
-/// #[derive(KafkaTopics)]
-/// #[derive(Debug)]
-/// enum Topics {
-///     #[topic(name = "orders", message = String)]
-///     Orders,
-/// }
-///
-/// let err = "order".parse::<Topics>().unwrap_err();
-/// assert_eq!(err.to_string(), "unknown topic `order`; expected one of: `orders`");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{name}`; expected one of: {}", expected_list(.expected))]
-pub struct UnknownName {
-    /// `topic` or `user`.
-    pub kind: &'static str,
-    /// The name that was given.
-    pub name: String,
-    /// The declared names.
-    pub expected: &'static [&'static str],
-}
-
-fn expected_list(expected: &[&str]) -> String {
-    expected
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}

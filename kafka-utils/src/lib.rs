@@ -53,7 +53,6 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod access;
 pub mod acl;
 pub mod actuator;
 pub mod admin;
@@ -75,32 +74,29 @@ mod refusal;
 pub mod schema;
 pub mod scram;
 pub mod settings;
-pub mod topology;
 pub mod trace;
 
-pub use error::{Error, UnknownName};
+pub use error::Error;
+pub use kafka_utils_core::{UnknownName, access, topology};
 
 /// `#[derive(KafkaTopics)]`: see the [crate docs](crate) and [`access`].
-pub use kafka_utils_derive::KafkaTopics;
+pub use kafka_utils_core::KafkaTopics;
 /// `#[derive(KafkaUsers)]`: see the [crate docs](crate) and [`access`].
-pub use kafka_utils_derive::KafkaUsers;
+pub use kafka_utils_core::KafkaUsers;
 /// `permissions!`: see the [crate docs](crate) and [`access`].
-pub use kafka_utils_derive::permissions;
+pub use kafka_utils_core::permissions;
 
-/// What a service needs in scope to declare its topology.
+/// What a service needs in scope: the declaration (the macros, the topic and user traits,
+/// the topology's types) and the runtime's main types.
 pub mod prelude {
-    pub use crate::access::{
-        CommittableBy, ReadableBy, Topic, TopicEnum, User, UserEnum, WritableBy,
-    };
-    pub use crate::topology::{Permission, TopicSpec, Topology, UserSpec};
-    pub use crate::{KafkaTopics, KafkaUsers, permissions};
+    pub use kafka_utils_core::prelude::*;
+
+    pub use crate::app::{App, Context};
+    pub use crate::consumer::Consumer;
+    pub use crate::producer::Producer;
+    pub use crate::settings::Settings;
 }
 
 /// Used by the code the macros generate; not a public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use schemars;
-    pub use serde;
-
-    pub use crate::error::UnknownName;
-}
+pub use kafka_utils_core::__private;

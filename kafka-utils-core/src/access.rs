@@ -8,6 +8,7 @@
 //! so in its bounds and does not compile for a pair without it:
 //!
 //! ```
+//! # extern crate kafka_utils_core as kafka_utils;
 //! use kafka_utils::prelude::*;
 //!
 //! #[derive(KafkaTopics)]
