@@ -296,8 +296,11 @@ cmd_wait() {
     [[ -f $state/env ]] || die "no broker was started (run \`broker/kafka.sh start\` first)"
     source "$state/env"
   fi
-  local probe=$repo/target/debug/broker-ready
-  (cd "$repo" && cargo build -q -p kafka-utils-tests --bin broker-ready) || die "could not build the readiness probe"
+  # Cargo says where it put the probe (CARGO_TARGET_DIR, a build.target-dir config, ...).
+  local probe
+  probe=$(cd "$repo" && cargo build -q --locked -p kafka-utils-tests --bin broker-ready --message-format=json \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1) || die "could not build the readiness probe"
+  [[ -n $probe && -x $probe ]] || die "could not build the readiness probe (cargo named no executable)"
   if ((!external)) && ! pid_alive; then
     log_tail
     die "the broker (pid $(cat "$state/pid")) exited before it was ready"

@@ -26,7 +26,10 @@ command -v python3 >/dev/null || { echo "bench.sh: python3 is needed for the Pyt
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
 
 step "cargo build --release -p kafka-utils-bench"
-cargo build --release --locked -p kafka-utils-bench
+# Cargo says where it put the binary (CARGO_TARGET_DIR, a build.target-dir config, ...).
+bench_bin=$(cargo build --release --locked -p kafka-utils-bench --bin kafka-utils-bench --message-format=json \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[[ -n $bench_bin && -x $bench_bin ]] || { echo "bench.sh: cargo named no kafka-utils-bench binary" >&2; exit 1; }
 
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' broker/pom.xml)
 export BENCH_PYTHON=$venv/bin/python
@@ -61,4 +64,4 @@ else
 fi
 
 step "benchmark ($BENCH_PINNING)"
-bash broker/kafka.sh run "${pin[@]}" target/release/kafka-utils-bench run
+bash broker/kafka.sh run "${pin[@]}" "$bench_bin" run

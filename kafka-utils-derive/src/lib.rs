@@ -3,7 +3,7 @@
 //! holds the traits and types the generated code refers to.
 //!
 //! Each macro parses its input into a model (keeping the user's spans), checks it with
-//! every mistake collected into one compile ([`ctxt::Ctxt`]), then generates code with
+//! every mistake collected into one compile (`ctxt::Ctxt`), then generates code with
 //! full paths (`::kafka_utils::...`).
 
 mod config;
