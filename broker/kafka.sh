@@ -296,10 +296,13 @@ cmd_wait() {
     [[ -f $state/env ]] || die "no broker was started (run \`broker/kafka.sh start\` first)"
     source "$state/env"
   fi
-  # Cargo says where it put the probe (CARGO_TARGET_DIR, a build.target-dir config, ...).
-  local probe
-  probe=$(cd "$repo" && cargo build -q --locked -p kafka-utils-tests --bin broker-ready --message-format=json \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1) || die "could not build the readiness probe"
+  # The probe scripts/test.sh built (KAFKA_TEST_READY_PROBE), else built here: cargo says where
+  # it put it (CARGO_TARGET_DIR, a build.target-dir config, ...).
+  local probe=${KAFKA_TEST_READY_PROBE:-}
+  if [[ -z $probe ]]; then
+    probe=$(cd "$repo" && cargo build -q --locked -p kafka-utils-tests --bin broker-ready --message-format=json \
+      | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1) || die "could not build the readiness probe"
+  fi
   [[ -n $probe && -x $probe ]] || die "could not build the readiness probe (cargo named no executable)"
   if ((!external)) && ! pid_alive; then
     log_tail

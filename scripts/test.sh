@@ -35,7 +35,26 @@ step "cargo doc --no-deps (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "building the tests"
-cargo test --workspace --locked --no-run
+# One build of every test binary, with the whole workspace's features; the lanes below run
+# these binaries themselves (a `cargo test -p` or `--exclude` would resolve other features
+# and build much of the workspace again).
+tests_json=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-tests.XXXXXX")
+cargo test --workspace --locked --no-run --message-format=json-render-diagnostics >"$tests_json"
+# "<package dir> <test binary>" for each test binary (profile `test`), as cargo built them.
+test_binaries() {
+  sed -n '/"reason":"compiler-artifact"/ { /"profile":{[^}]*"test":true/ s|.*"manifest_path":"\([^"]*\)/Cargo.toml".*"executable":"\([^"]*\)".*|\1 \2|p; }' "$tests_json"
+}
+count=$(test_binaries | wc -l)
+((count > 0)) || { echo "test.sh: cargo named no test binary" >&2; exit 1; }
+# The executable of the non-test target named $1, built above with the same features.
+built_executable() {
+  sed -n "/\"reason\":\"compiler-artifact\"/ { /\"profile\":{[^}]*\"test\":false/ { /\"name\":\"$1\"/ s|.*\"executable\":\"\\([^\"]*\\)\".*|\\1|p; }; }" "$tests_json" | tail -n 1
+}
+KAFKA_TEST_READY_PROBE=$(built_executable broker-ready)
+KAFKA_UTILS_SERVICE_EXAMPLE=$(built_executable service)
+[[ -x $KAFKA_TEST_READY_PROBE && -x $KAFKA_UTILS_SERVICE_EXAMPLE ]] \
+  || { echo "test.sh: cargo built no broker-ready or service example" >&2; exit 1; }
+export KAFKA_TEST_READY_PROBE KAFKA_UTILS_SERVICE_EXAMPLE
 
 step "waiting for the broker"
 bash broker/kafka.sh wait
@@ -45,24 +64,36 @@ if [[ -f $broker_env && ( -z ${KAFKA_BOOTSTRAP_SERVERS:-} || ${KAFKA_TEST_BROKER
   source "$broker_env"
 fi
 
-# Two groups side by side, each test binary in them one after another as cargo runs them:
-# the real-broker tests (the kafka-utils-tests package: this broker, and the three-broker
-# cluster of the fault tests) and everything else (unit, doc and ui tests, and the runtime's
-# own tests on librdkafka's in-process mock cluster, which share nothing with the broker).
-# Everything is built above, so neither cargo compiles while the other runs tests.
-step "cargo test: the real-broker tests beside the rest"
+# Two lanes side by side, the binaries of each one after another, as `cargo test` runs them
+# (in their package's directory, with CARGO_MANIFEST_DIR and CARGO set): the real-broker tests
+# (the kafka-utils-tests package: this broker, and the three-broker cluster of the fault
+# tests), and everything else (doc and ui tests, unit tests, and the runtime's own tests on
+# librdkafka's in-process mock cluster, which share nothing with the broker).
+run_lane() {
+  local failed=0 dir exe
+  while read -r dir exe; do
+    printf '\n     Running %s (%s)\n' "${exe##*/}" "${dir#"$PWD"/}"
+    if ! (cd "$dir" && CARGO_MANIFEST_DIR=$dir CARGO=${CARGO:-cargo} "$exe" </dev/null); then
+      printf '\n     FAILED: %s\n' "${exe##*/}"
+      failed=1
+    fi
+  done
+  return "$failed"
+}
+step "cargo test: $count test binaries and the doc tests, the real-broker tests in a lane of their own"
 real_log=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-real-broker.XXXXXX")
-cargo test -p kafka-utils-tests --locked >"$real_log" 2>&1 &
+test_binaries | awk -v d="$PWD/tests" '$1 == d' | run_lane >"$real_log" 2>&1 &
 real_pid=$!
 rest=0
-cargo test --workspace --exclude kafka-utils-tests --locked || rest=$?
+cargo test --workspace --locked --doc || rest=$?
+test_binaries | awk -v d="$PWD/tests" '$1 != d' | run_lane || rest=1
 real=0
 wait "$real_pid" || real=$?
 printf '\n== the real-broker tests (kafka-utils-tests)\n' >&2
 cat "$real_log" >&2
-rm -f "$real_log"
+rm -f "$real_log" "$tests_json"
 if ((rest || real)); then
-  printf '\n== FAILED: %s\n' "$( ((rest)) && printf 'the unit, doc, ui and mock-cluster tests (exit %s) ' "$rest"; ((real)) && printf 'the real-broker tests (exit %s)' "$real")" >&2
+  printf '\n== FAILED:%s%s\n' "$( ((rest)) && printf ' the doc, ui, unit and mock-cluster tests;')" "$( ((real)) && printf ' the real-broker tests')" >&2
   exit 1
 fi
 

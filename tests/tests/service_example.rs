@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -28,6 +28,37 @@ impl Drop for Service {
     }
 }
 
+/// The service example's binary: the one `scripts/test.sh` built with the rest of the workspace
+/// (`KAFKA_UTILS_SERVICE_EXAMPLE`), else built here, where cargo says it put it.
+fn service_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("KAFKA_UTILS_SERVICE_EXAMPLE") {
+        return PathBuf::from(path);
+    }
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "kafka-utils-examples",
+            "--example",
+            "service",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo build");
+    assert!(
+        built.status.success(),
+        "building the service example failed"
+    );
+    String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == "service")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the service example's executable")
+}
+
 impl Service {
     fn start() -> Self {
         Self::start_with(&[], true)
@@ -35,22 +66,7 @@ impl Service {
 
     /// The example with `env` set; on the test broker, or on its embedded default.
     fn start_with(env: &[(&str, &str)], on_the_broker: bool) -> Self {
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("the target directory");
-        let built = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "kafka-utils-examples",
-                "--example",
-                "service",
-            ])
-            .status()
-            .expect("cargo build");
-        assert!(built.success(), "building the service example failed");
-        let mut command = Command::new(target.join("debug/examples/service"));
+        let mut command = Command::new(service_binary());
         if on_the_broker {
             let cluster = TestCluster::get();
             command.env(
