@@ -69,15 +69,19 @@ fi
 # (the kafka-utils-tests package: this broker, and the three-broker cluster of the fault
 # tests), and everything else (doc and ui tests, unit tests, and the runtime's own tests on
 # librdkafka's in-process mock cluster, which share nothing with the broker).
+# The toolchain's libraries (a proc-macro crate's tests link libstd dynamically) and the
+# build's own, as cargo puts them on the library path.
+lib_path="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib:$(dirname "$(test_binaries | head -n 1 | cut -d' ' -f2)")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 run_lane() {
-  local failed=0 dir exe
+  local failed=0 dir exe started=$SECONDS
   while read -r dir exe; do
     printf '\n     Running %s (%s)\n' "${exe##*/}" "${dir#"$PWD"/}"
-    if ! (cd "$dir" && CARGO_MANIFEST_DIR=$dir CARGO=${CARGO:-cargo} "$exe" </dev/null); then
+    if ! (cd "$dir" && CARGO_MANIFEST_DIR=$dir CARGO=${CARGO:-cargo} LD_LIBRARY_PATH=$lib_path "$exe" </dev/null); then
       printf '\n     FAILED: %s\n' "${exe##*/}"
       failed=1
     fi
   done
+  printf '\n     lane done in %s s\n' "$((SECONDS - started))"
   return "$failed"
 }
 step "cargo test: $count test binaries and the doc tests, the real-broker tests in a lane of their own"

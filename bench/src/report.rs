@@ -324,8 +324,12 @@ pub fn markdown(results: &Results, chart: &str) -> String {
     for (key, value) in &results.machine {
         let _ = writeln!(out, "| {key} | {value} |");
     }
+    let _ = write!(out, "\n{LOG}");
     out
 }
+
+/// The hand-written log of what the numbers showed and what was done, after the tables.
+const LOG: &str = include_str!("../LOG.md");
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@
 //! to the other (as above) keeps the two from stealing each other's time slices; without it
 //! rounds differ by up to 4×. `BENCH_CONSUME=0` measures producing only. `BENCH_VALIDATE=1`
 //! also measures, in each round, the typed producer with JSON Schema validation on
-//! (`Producer::with_validation`). It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are
+//! (`Producer::validate_schemas`). It needs `KAFKA_BOOTSTRAP_SERVERS` (PLAINTEXT; topics are
 //! created).
 
 use std::collections::VecDeque;
@@ -159,7 +159,7 @@ async fn typed_produce(
 ) -> Result<f64, BoxError> {
     let mut producer = Producer::<users::Bench>::new(settings)?;
     if validate {
-        producer = producer.with_validation();
+        producer = producer.validate_schemas();
     }
     let start = Instant::now();
     let mut pending = VecDeque::with_capacity(100_001);

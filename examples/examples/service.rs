@@ -122,7 +122,7 @@ async fn main() -> Result<(), BoxError> {
 
     let handler_metrics = metrics.clone();
     let app = App::<users::OrderService>::new(&settings)?
-        .with_metrics(&metrics)
+        .metrics(&metrics)
         .handle(topics::Orders, move |order: Order, ctx| {
             handle(order, ctx, handler_metrics.clone())
         });
@@ -139,7 +139,7 @@ async fn main() -> Result<(), BoxError> {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     // A shop that sends an order every 200 ms.
-    let producer = Producer::<users::OrderService>::new(&settings)?.with_metrics(&metrics);
+    let producer = Producer::<users::OrderService>::new(&settings)?.metrics(&metrics);
     let shop = producer.clone();
     let shopping = tokio::spawn(async move {
         for id in 0u64.. {

@@ -192,6 +192,10 @@ pub struct App<U: User, C = Json> {
     shutdown_timeout: Duration,
     probe: ConsumerProbe,
     metrics: Option<Metrics>,
+    /// With [`App::validate_schemas`]: each route's validator is compiled at the run.
+    validate: bool,
+    /// [`App::retry_topic`]'s choices, given to their routes at the run.
+    retry_of: HashMap<&'static str, Retry>,
 }
 
 impl<U: User, C> std::fmt::Debug for App<U, C> {
@@ -218,6 +222,8 @@ impl<U: User, C> App<U, C> {
             settings: Arc::new(settings.clone()),
             group: None,
             routes: HashMap::new(),
+            validate: false,
+            retry_of: HashMap::new(),
             retry: Retry::new(3, Duration::from_millis(settings.retry_backoff_ms.into())),
             producer: Producer::new(settings)?,
             codec,
@@ -256,16 +262,11 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     /// Checks every record against its topic's JSON Schema (see [`crate::schema`]) before
     /// decoding it: one that breaks it goes to the dead letter with reason `schema` (or,
     /// without one, stops the app), and no handler runs. Off by default; it costs a JSON parse
-    /// and a schema walk per record. Call it after the [`App::handle`]s it applies to.
-    pub fn validate_schemas(mut self) -> Result<Self, Error> {
-        for route in self.routes.values_mut() {
-            // Not shared before the app runs.
-            if let Some(route) = Arc::get_mut(route) {
-                route.validator =
-                    crate::schema::MessageValidator::for_topic(route.spec)?.map(Arc::new);
-            }
-        }
-        Ok(self)
+    /// and a schema walk per record. Applies to every handled topic, whenever it is called;
+    /// a schema that does not compile is an error of [`App::run_until`].
+    pub fn validate_schemas(mut self) -> Self {
+        self.validate = true;
+        self
     }
 
     /// How often failing handlers are tried (see [`Retry`]); [`App::retry_topic`] sets it
@@ -275,23 +276,35 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 
-    /// How often the handler of topic `T` is tried; call it after [`App::handle`].
+    /// How often the handler of topic `T` is tried, before or after its [`App::handle`].
     pub fn retry_topic<T: ReadableBy<U>>(mut self, _topic: T, retry: Retry) -> Self {
-        // Not shared before the app runs.
-        if let Some(route) = self
-            .routes
-            .get_mut(<T as Topic>::NAME)
-            .and_then(Arc::get_mut)
-        {
-            route.retry = Some(retry);
-        }
+        self.retry_of.insert(<T as Topic>::NAME, retry);
         self
+    }
+
+    /// Gives each route what was chosen for it: its retry and, with validation, its
+    /// schema's validator.
+    fn resolve_routes(&mut self) -> Result<(), Error> {
+        for (topic, route) in &mut self.routes {
+            // Not shared before the app runs.
+            let Some(route) = Arc::get_mut(route) else {
+                continue;
+            };
+            if let Some(retry) = self.retry_of.get(topic) {
+                route.retry = Some(*retry);
+            }
+            if self.validate {
+                route.validator =
+                    crate::schema::MessageValidator::for_topic(route.spec)?.map(Arc::new);
+            }
+        }
+        Ok(())
     }
 
     /// Counts into `metrics`: records consumed, handled and failed per topic, the handlers'
     /// durations, and (through the app's producer) what handlers produce.
-    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
-        self.producer = self.producer.with_metrics(metrics);
+    pub fn metrics(mut self, metrics: &Metrics) -> Self {
+        self.producer = self.producer.metrics(metrics);
         self.metrics = Some(metrics.clone());
         self
     }
@@ -349,13 +362,14 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     }
 
     /// Runs until `stop` completes (or a record fails for good), then stops gracefully.
-    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), Error> {
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), Error> {
         if self.routes.is_empty() {
             return Err(Error::Topology(format!(
                 "the app of user `{}` handles no topic; add one with `.handle(...)`",
                 U::NAME
             )));
         }
+        self.resolve_routes()?;
         let group = group_for::<U>(self.group.clone())?;
         let topics: Vec<&'static str> = self.routes.keys().copied().collect();
         let stopping = Arc::new(AtomicBool::new(false));

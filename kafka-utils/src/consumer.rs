@@ -68,18 +68,19 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::Stream;
 use rdkafka::message::{Headers as _, Message};
 
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
-use crate::metrics::TopicMetrics;
 use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::schema::MessageValidator;
@@ -92,6 +93,7 @@ mod group;
 mod held;
 mod partitions;
 mod raw;
+mod receive;
 
 pub use builder::ConsumerBuilder;
 pub(crate) use engine::{
@@ -102,6 +104,7 @@ pub(crate) use group::{Revocation, group_for};
 pub(crate) use held::{HeldBatch, HeldRecord};
 pub(crate) use partitions::{Assignment, Taken as Take};
 pub use raw::RawRecord;
+use receive::Receiver;
 
 /// How long closing waits for the consumer to leave its group (it goes on leaving after).
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -151,25 +154,20 @@ pub(crate) fn find_header<'a>(
 /// A consumer for user `U` of topics whose messages are `M`. See the [module docs](self).
 pub struct Consumer<U: User, M, C = Json> {
     engine: Engine,
-    topics: Vec<&'static str>,
-    codec: C,
-    headers: bool,
+    receiver: Arc<Receiver<U, M, C>>,
     max_poll_records: usize,
-    probe: ConsumerProbe,
-    /// The consumed-records counter of each topic, when metrics are kept.
-    counted: Vec<(&'static str, Arc<TopicMetrics>)>,
-    /// Each topic's schema check, with `validate_schemas`.
-    validators: Vec<(&'static str, MessageValidator)>,
-    /// Errors met inside a batch, reported by the next calls, in order.
-    pending: Mutex<VecDeque<Error>>,
-    types: PhantomData<fn() -> (U, M)>,
+    /// The receive a poll of the consumer as a [`Stream`] left running.
+    next: Mutex<Option<NextRecord<M>>>,
 }
+
+/// A receive of one record, owning what it reads.
+type NextRecord<M> = futures::future::BoxFuture<'static, Result<Received<M>, Error>>;
 
 impl<U: User, M, C> std::fmt::Debug for Consumer<U, M, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Consumer")
             .field("user", &U::NAME)
-            .field("topics", &self.topics)
+            .field("topics", &self.receiver.topics)
             .finish()
     }
 }
@@ -272,131 +270,26 @@ pub(crate) fn decode<M, C: Codec<M>>(
 }
 
 impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
-    fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<Error>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Decodes `message` (checked against its topic's schema with `validate_schemas`); an
-    /// undecodable one comes with its bytes, for the application to decide about.
-    fn decode(&self, message: &impl Record) -> Result<Received<M>, Error> {
-        let topic = static_topic(&self.topics, message);
-        let validator = self
-            .validators
-            .iter()
-            .find(|(t, _)| *t == topic)
-            .map(|(_, v)| v);
-        decode(&self.codec, topic, message, self.headers, validator).map_err(|error| match error {
-            Error::Decode {
-                topic: name,
-                partition,
-                offset,
-                source,
-                record: None,
-            } => Error::Decode {
-                topic: name,
-                partition,
-                offset,
-                record: Some(Box::new(RawRecord::of(topic, message, &source))),
-                source,
-            },
-            other => other,
-        })
-    }
-
     /// The next record. A record that cannot be decoded is an [`Error::Decode`] naming its
     /// topic, partition and offset and carrying it; it is not acknowledged, and its
     /// partition's later records wait until it is decided about (see the
     /// [module docs](self)).
     pub async fn recv(&self) -> Result<Received<M>, Error> {
-        let mut one = self.receive(1).await?;
+        let mut one = self.receiver.receive(1).await?;
         one.pop()
             .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
     }
 
     /// This consumer's liveness, for [`crate::health::HealthCheck::watch`].
     pub fn probe(&self) -> ConsumerProbe {
-        self.probe.clone()
+        self.receiver.probe.clone()
     }
 
     /// Waits for the next record, then takes those already fetched, up to
     /// `KAFKA_MAX_POLL_RECORDS` in all. An error met after some records (a record that
     /// cannot be decoded) is returned by the next call.
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
-        self.receive(self.max_poll_records.max(1)).await
-    }
-
-    /// Waits for a record, then takes those already fetched, up to `max`, from the assigned
-    /// partitions' own queues, many per call.
-    async fn receive(&self, max: usize) -> Result<Vec<Received<M>>, Error> {
-        if let Some(error) = self.pending().pop_front() {
-            return Err(error);
-        }
-        let _polling = self.probe.polling();
-        let shared = self.engine.shared();
-        let mut batch = Vec::with_capacity(max.min(1024));
-        loop {
-            if let Some(refusal) = shared.refusal().get() {
-                return Err(refusal);
-            }
-            let mut errors: Vec<Error> = Vec::new();
-            while let Some(error) = shared.take_error() {
-                errors.extend(receive_error(U::NAME, error));
-            }
-            if errors.is_empty() {
-                shared.partitions().take(
-                    max - batch.len(),
-                    |_| false,
-                    |_, message| {
-                        if let Some(e) = message.error() {
-                            errors.extend(receive_error(U::NAME, e));
-                            return Take::Next;
-                        }
-                        match self.decode(&message) {
-                            Ok(received) => {
-                                batch.push(received);
-                                Take::Next
-                            }
-                            Err(error) => {
-                                errors.push(error);
-                                Take::Hold(message.offset())
-                            }
-                        }
-                    },
-                );
-            }
-            if !errors.is_empty() {
-                let mut errors = errors.into_iter();
-                if batch.is_empty()
-                    && let Some(first) = errors.next()
-                {
-                    self.pending().extend(errors);
-                    return Err(first);
-                }
-                self.pending().extend(errors);
-                break;
-            }
-            if !batch.is_empty() {
-                // The cluster serves this consumer: a refused login is over.
-                shared.refusal().succeeded();
-                break;
-            }
-            tokio::select! {
-                () = shared.partitions().ready() => {}
-                refusal = shared.refusal().wait() => return Err(refusal),
-            }
-        }
-        Ok(self.counted(batch))
-    }
-
-    /// Counts `batch` in the consumed-records metrics.
-    fn counted(&self, batch: Vec<Received<M>>) -> Vec<Received<M>> {
-        for (topic, metrics) in &self.counted {
-            let records = batch.iter().filter(|r| r.topic == *topic).count();
-            metrics.consumed.inc_by(records as f64);
-        }
-        batch
+        self.receiver.receive(self.max_poll_records.max(1)).await
     }
 
     /// Marks `received` as handled: its offset is stored, to be committed.
@@ -522,5 +415,80 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// drops the consumer.
     pub async fn close(self) -> Result<(), Error> {
         commit_and_close(&self.engine, CLOSE_WAIT).await
+    }
+}
+
+/// The consumer as a [`Stream`] of records: `while let Some(record) = consumer.next().await`,
+/// the Rust form of `async for message in consumer`. Each item is what [`Consumer::recv`]
+/// returns; the stream never ends by itself (a consumer waits for records until it is
+/// dropped or closed), and an error is an item: after a decode error the next records come
+/// as before, after a refusal ([`Error::Refused`]) every item is that refusal.
+///
+/// ```
+/// use futures::StreamExt as _;
+/// use kafka_utils::prelude::*;
+/// use kafka_utils::embedded::EmbeddedCluster;
+///
+/// #[derive(KafkaTopics)]
+/// pub enum Topics {
+///     #[topic(name = "words", message = String)]
+///     Words,
+/// }
+///
+/// #[derive(KafkaUsers)]
+/// pub enum Users {
+///     #[user(name = "reader", groups = ["readers"])]
+///     Reader,
+/// }
+///
+/// permissions! { Users::Reader => { Topics::Words => [Read, Write, AutoCommitOffset] } }
+///
+/// # #[tokio::main] async fn main() -> Result<(), kafka_utils::Error> {
+/// let cluster = EmbeddedCluster::start(1)?;
+/// cluster.create_topic("words", 1)?;
+/// let settings = Settings::new(cluster.bootstrap_servers());
+/// let producer = Producer::<users::Reader>::new(&settings)?;
+/// for word in ["one", "two", "three"] {
+///     producer.send(topics::Words, &word.to_string()).await?.await?;
+/// }
+/// let mut consumer = Consumer::<users::Reader, String>::builder(&settings)
+///     .group("readers")
+///     .topic(topics::Words)
+///     .build()?;
+/// let mut words = Vec::new();
+/// while let Some(record) = consumer.next().await {
+///     let record = record?;
+///     consumer.ack(&record)?;
+///     words.push(record.value);
+///     if words.len() == 3 {
+///         break;
+///     }
+/// }
+/// assert_eq!(words, ["one", "two", "three"]);
+/// consumer.close().await?;
+/// # Ok(()) }
+/// ```
+impl<U, M, C> Stream for Consumer<U, M, C>
+where
+    U: User,
+    M: Send + 'static,
+    C: Codec<M> + Send + Sync + 'static,
+{
+    type Item = Result<Received<M>, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let next = this.next.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let receive = next.get_or_insert_with(|| {
+            let receiver = Arc::clone(&this.receiver);
+            Box::pin(async move {
+                let mut one = receiver.receive(1).await?;
+                one.pop()
+                    .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
+            })
+        });
+        let item = std::task::ready!(receive.as_mut().poll(cx));
+        *next = None;
+        Poll::Ready(Some(item))
     }
 }

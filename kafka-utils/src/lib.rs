@@ -43,10 +43,30 @@
 //! assert_eq!(TOPOLOGY.acl_bindings().len(), 9);
 //! ```
 //!
-//! The runtime so far: [`topology`] (what the macros declare), [`access`] (the traits the
-//! compiler checks) and [`embedded`], librdkafka's in-process mock cluster for trying things
-//! out with nothing installed.
+//! # The declaration
+//!
+//! The macros and what they expand to ([`topology`], [`access`], the JSON Schema markers in
+//! [`schema`]) live in `kafka-utils-core`, a crate with no C code in its build, and are
+//! re-exported here at these paths. [`prelude`] holds what a service writes: the macros, the
+//! topic and user traits, and the runtime's main types.
+//!
+//! # The runtime
+//!
+//! - [`settings`]: the environment (and `.env`) as typed, checked [`Settings`](settings::Settings).
+//! - [`producer`]: [`Producer<U>`](producer::Producer) sends to the topics `U` may write.
+//! - [`consumer`]: [`Consumer<U, M>`](consumer::Consumer) reads the topics `U` may read, at
+//!   least once; it is also a `futures::Stream` of records.
+//! - [`app`]: [`App<U>`](app::App) runs handlers per partition, with retries, dead letters
+//!   ([`dead_letter`]) and a graceful stop.
+//! - [`admin`] and [`acl`]: the topology as the cluster's desired state: plan, apply, ACLs;
+//!   [`scram`] sets SCRAM passwords.
+//! - [`health`], [`metrics`], [`actuator`], [`trace`] and `logging` (feature `logging`):
+//!   what operators read.
+//! - [`embedded`]: librdkafka's in-process mock cluster, to try things with nothing installed.
+//! - [`asyncapi`] and [`codec`]: the declaration as an AsyncAPI document; how messages and
+//!   keys become bytes.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -66,6 +86,7 @@ mod error;
 mod ffi;
 pub mod health;
 #[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub mod logging;
 pub mod metrics;
 pub mod probe;

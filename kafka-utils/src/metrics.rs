@@ -6,8 +6,8 @@
 //! `kafka_produce_errors_total`, `kafka_messages_consumed_total`,
 //! `kafka_messages_handled_total`, `kafka_handler_errors_total`,
 //! `kafka_messages_dead_lettered_total`, and the histograms `kafka_handler_duration_seconds`
-//! and `kafka_delivery_latency_seconds`. [`crate::producer::Producer::with_metrics`] and
-//! [`crate::app::App::with_metrics`] feed them.
+//! and `kafka_delivery_latency_seconds`. [`crate::producer::Producer::metrics`] and
+//! [`crate::app::App::metrics`] feed them.
 //!
 //! From librdkafka's statistics (every `KAFKA_STATISTICS_INTERVAL_MS`), labelled by `client`
 //! (the user) and `instance` (librdkafka's handle name): the gauges

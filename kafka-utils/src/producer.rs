@@ -120,7 +120,7 @@ struct Inner {
     /// librdkafka's handle of each topic written to (destroyed before the producer).
     topics: TopicHandles,
     flush_timeout: Duration,
-    /// Each topic's validator, once asked for (with [`Producer::with_validation`]).
+    /// Each topic's validator, once asked for (with [`Producer::validate_schemas`]).
     validation: std::sync::OnceLock<Validators>,
 }
 
@@ -281,7 +281,7 @@ impl<U: User, C> Producer<U, C> {
     /// Schema (see [`crate::schema`]) before queueing it: one that breaks it is an
     /// [`Error::Invalid`] saying where, and is not sent. Off by default; it costs a JSON
     /// parse and a schema walk per record. Topics whose message type has no schema pass.
-    pub fn with_validation(self) -> Self {
+    pub fn validate_schemas(self) -> Self {
         let _ = self.inner.validation.set(Validators::default());
         self
     }
@@ -307,7 +307,7 @@ impl<U: User, C> Producer<U, C> {
 
     /// Counts what this producer (and its clones) delivers into `metrics`: records produced
     /// and failed per topic, and the delivery latency. Set once; later calls are ignored.
-    pub fn with_metrics(self, metrics: &Metrics) -> Self {
+    pub fn metrics(self, metrics: &Metrics) -> Self {
         let _ = self.inner.producer().context().metrics.set(metrics.clone());
         self
     }

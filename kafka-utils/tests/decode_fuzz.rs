@@ -203,7 +203,7 @@ async fn every_undecodable_record_is_a_dead_letter_with_its_error() {
     let metrics = Metrics::new();
     let app = App::<users::Fuzz>::new(&settings)
         .unwrap()
-        .with_metrics(&metrics)
+        .metrics(&metrics)
         .handle(topics::Orders, move |order: Order, ctx: Context<_>| {
             let log = Arc::clone(&log);
             async move {

@@ -35,7 +35,7 @@ fn stranded(queue: Option<u32>) -> (Producer<users::Stranded>, Metrics) {
     let metrics = Metrics::new();
     let producer = Producer::<users::Stranded>::new(&settings)
         .unwrap()
-        .with_metrics(&metrics);
+        .metrics(&metrics);
     (producer, metrics)
 }
 

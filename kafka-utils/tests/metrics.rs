@@ -135,7 +135,7 @@ async fn built_in_counters_move_when_records_flow() {
     let metrics = Metrics::new();
     let producer = Producer::<users::Worker>::new(&settings)
         .unwrap()
-        .with_metrics(&metrics);
+        .metrics(&metrics);
     for job in 0..3u32 {
         producer
             .send(topics::Jobs, &job)
@@ -152,7 +152,7 @@ async fn built_in_counters_move_when_records_flow() {
     let (fail, done) = (Arc::clone(&failures), Arc::clone(&handled));
     let app = App::<users::Worker>::new(&settings)
         .unwrap()
-        .with_metrics(&metrics)
+        .metrics(&metrics)
         .handle(topics::Jobs, move |job: u32, _: Context<users::Worker>| {
             let (fail, done) = (Arc::clone(&fail), Arc::clone(&done));
             async move {

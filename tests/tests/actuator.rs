@@ -82,7 +82,7 @@ async fn endpoints_over_http() {
     let metrics = Metrics::new();
     let producer = Producer::<users::Service>::new(&settings)
         .unwrap()
-        .with_metrics(&metrics);
+        .metrics(&metrics);
     for i in 0..4 {
         let delivery = producer.send(topics::Events, &format!("event {i}")).await;
         delivery.unwrap().await.unwrap();

@@ -200,7 +200,7 @@ async fn poison_failing_and_panicking_records_go_to_the_dead_letter_topic() {
     let (log, attempts) = (Arc::clone(&handled), Arc::clone(&tried));
     let app = App::<users::Service>::new(&cluster.settings())
         .unwrap()
-        .with_metrics(&metrics)
+        .metrics(&metrics)
         .retry(Retry::new(3, Duration::from_millis(5)))
         .handle(topics::Orders, move |order: Order, _: Context<_>| {
             let (log, attempts) = (Arc::clone(&log), Arc::clone(&attempts));

@@ -62,7 +62,7 @@ async fn run_app(group: &str, validate: bool) -> Vec<Line> {
     let mut app = App::<users::Service>::new(&TestCluster::get().settings())
         .unwrap()
         .group(group)
-        .with_metrics(&metrics)
+        .metrics(&metrics)
         .handle(topics::Lines, move |line: Line, _: Context<_>| {
             let log = Arc::clone(&log);
             async move {
@@ -71,7 +71,7 @@ async fn run_app(group: &str, validate: bool) -> Vec<Line> {
             }
         });
     if validate {
-        app = app.validate_schemas().unwrap();
+        app = app.validate_schemas();
     }
     app.run_until(async move {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -99,7 +99,7 @@ async fn the_schema_catches_what_serde_lets_through() {
     // A producer with validation refuses, and sends nothing.
     let producer = Producer::<users::Service>::new(&cluster.settings())
         .unwrap()
-        .with_validation();
+        .validate_schemas();
     let bad = Line {
         sku: "x".into(),
         quantity: 101,

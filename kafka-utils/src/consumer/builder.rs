@@ -2,10 +2,10 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Consumer, Engine, Spec, group_for};
+use super::{Consumer, Engine, Receiver, Spec, group_for};
 use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
@@ -120,17 +120,22 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),
             None => Vec::new(),
         };
-        Ok(Consumer {
-            engine,
+        let receiver = Receiver {
+            shared: Arc::clone(engine.shared()),
             probe,
             counted,
             validators,
             topics: self.topics,
             codec: self.codec,
             headers: self.headers,
-            max_poll_records: self.settings.max_poll_records,
             pending: Mutex::new(VecDeque::new()),
             types: PhantomData,
+        };
+        Ok(Consumer {
+            engine,
+            receiver: Arc::new(receiver),
+            max_poll_records: self.settings.max_poll_records,
+            next: Mutex::new(None),
         })
     }
 }

@@ -1,5 +1,5 @@
 //! Checking records against their topic's schema (off by default; see
-//! [`crate::producer::Producer::with_validation`] and [`crate::app::App::validate_schemas`]).
+//! [`crate::producer::Producer::validate_schemas`] and [`crate::app::App::validate_schemas`]).
 
 use serde_json::Value;
 
