@@ -27,7 +27,8 @@ step "starting the test broker"
 bash broker/kafka.sh start
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# --timings: target/cargo-timings/ says where the build time went.
+cargo clippy --workspace --all-targets --locked --timings -- -D warnings
 # The runtime without its optional parts (logging, OpenTelemetry) builds and is lint-clean too.
 cargo clippy -p kafka-utils --no-default-features --locked -- -D warnings
 
@@ -39,7 +40,7 @@ step "building the tests"
 # these binaries themselves (a `cargo test -p` or `--exclude` would resolve other features
 # and build much of the workspace again).
 tests_json=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-tests.XXXXXX")
-cargo test --workspace --locked --no-run --message-format=json-render-diagnostics >"$tests_json"
+cargo test --workspace --locked --no-run --timings --message-format=json-render-diagnostics >"$tests_json"
 # "<package dir> <test binary>" for each test binary (profile `test`), as cargo built them.
 test_binaries() {
   sed -n '/"reason":"compiler-artifact"/ { /"profile":{[^}]*"test":true/ s|.*"manifest_path":"\([^"]*\)/Cargo.toml".*"executable":"\([^"]*\)".*|\1 \2|p; }' "$tests_json"
