@@ -33,9 +33,9 @@ use rdkafka::bindings::rd_kafka_ResourceType_t as Res;
 use serde::Serialize;
 
 use crate::Error;
-pub use crate::ffi::Admin;
-use crate::ffi::{ErrStr, Request, c_string, error_text, text};
 use crate::settings::Settings;
+pub use crate::sys::Admin;
+use crate::sys::{ErrStr, Request, c_string, error_text, text};
 use crate::topology::{AclBinding, AclOperation, PatternType, ResourceType};
 
 /// An admin client for the cluster of `settings` (any security protocol).
@@ -48,7 +48,7 @@ pub fn admin_client(settings: &Settings) -> Result<Admin, Error> {
 
 impl crate::settings::Rotate for Admin {
     fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
-        crate::ffi::set_sasl_credentials(self.inner().native_ptr(), username, password)
+        crate::sys::set_sasl_credentials(self.inner().native_client(), username, password)
     }
 
     fn refusal(&self) -> Option<&crate::refusal::Refusal> {

@@ -88,18 +88,17 @@ use crate::settings::Settings;
 
 mod builder;
 mod engine;
-mod fetched;
 mod group;
 mod held;
 mod partitions;
 mod raw;
 mod receive;
 
+pub(crate) use crate::sys::Record;
 pub use builder::ConsumerBuilder;
 pub(crate) use engine::{
     Engine, Shared, Spec, commit_and_close, commit_stored, off_the_runtime, receive_error,
 };
-pub(crate) use fetched::Record;
 pub(crate) use group::{Revocation, group_for};
 pub(crate) use held::{HeldBatch, HeldRecord};
 pub(crate) use partitions::{Assignment, Taken as Take};

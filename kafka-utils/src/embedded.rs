@@ -17,13 +17,10 @@
 //! # }
 //! ```
 
-// Unsafe only to say the cluster may be shared across threads (see `EmbeddedCluster`).
-#![allow(unsafe_code)]
-
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::DefaultProducerContext;
 
 use crate::Error;
+use crate::sys::SharedMockCluster;
 
 /// An in-process Kafka cluster; it stops when dropped.
 ///
@@ -32,16 +29,9 @@ use crate::Error;
 /// connection): in async code, call them through `tokio::task::spawn_blocking` (the cluster
 /// is `Send + Sync`, share it in an `Arc`) so that they do not hold up a runtime thread.
 pub struct EmbeddedCluster {
-    inner: MockCluster<'static, DefaultProducerContext>,
+    inner: SharedMockCluster,
     brokers: i32,
 }
-
-// SAFETY: the cluster is driven through librdkafka's mock API, which hands every call to
-// the cluster's own thread as an operation on its queue and waits for the answer; the
-// bootstrap list it returns is fixed at creation. The owning client is `Send + Sync`.
-unsafe impl Send for EmbeddedCluster {}
-// SAFETY: as for `Send`: no method touches the cluster's state from the calling thread.
-unsafe impl Sync for EmbeddedCluster {}
 
 impl std::fmt::Debug for EmbeddedCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,7 +48,10 @@ impl EmbeddedCluster {
         let brokers = brokers.max(1);
         let inner = MockCluster::new(brokers)
             .map_err(|e| Error::kafka("starting the embedded (mock) cluster", e))?;
-        Ok(EmbeddedCluster { inner, brokers })
+        Ok(EmbeddedCluster {
+            inner: SharedMockCluster::new(inner),
+            brokers,
+        })
     }
 
     /// The `bootstrap.servers` value that reaches this cluster.

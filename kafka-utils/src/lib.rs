@@ -83,7 +83,6 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod embedded;
 mod error;
-mod ffi;
 pub mod health;
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
@@ -95,6 +94,8 @@ mod refusal;
 pub mod schema;
 pub mod scram;
 pub mod settings;
+#[allow(unsafe_code)]
+mod sys;
 pub mod trace;
 
 pub use error::Error;

@@ -65,14 +65,13 @@ use crate::topology::TopicSpec;
 use crate::trace;
 
 mod delivery;
-mod native;
 mod poller;
 mod queueing;
 mod slots;
 
+use crate::sys::TopicHandles;
 pub use delivery::{BatchDelivery, Delivered, DeliveryFuture, DeliveryTotals};
 use delivery::{BatchState, DeliveryContext, Totals, produce_span};
-use native::TopicHandles;
 use poller::{Events, Poller};
 use queueing::{Placement, Retry};
 use slots::{DETACHED, Slots, Target};
@@ -136,7 +135,11 @@ impl Inner {
 
 impl crate::settings::Rotate for Inner {
     fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
-        crate::ffi::set_sasl_credentials(self.producer().client().native_ptr(), username, password)
+        crate::sys::set_sasl_credentials(
+            self.producer().client().native_client(),
+            username,
+            password,
+        )
     }
 
     fn refusal(&self) -> Option<&Refusal> {

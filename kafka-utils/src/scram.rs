@@ -26,8 +26,8 @@ use std::time::Duration;
 use rdkafka::bindings as rd;
 
 use crate::Error;
-use crate::ffi::{Admin, Request, c_string, error_text, text};
 use crate::settings::{SaslMechanism, Secret};
+use crate::sys::{Admin, Request, c_string, error_text, text};
 
 /// How many times SCRAM hashes the password (Kafka takes 4096 to 16384).
 pub const ITERATIONS: i32 = 8192;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::bindings as rd;
 
 use crate::Error;
-use crate::ffi::{Admin, Request, c_string, error_text, text};
+use crate::sys::{Admin, Request, c_string, error_text, text};
 
 /// Owns a native config resource and destroys it.
 struct Resource(*mut rd::rd_kafka_ConfigResource_t);

@@ -20,10 +20,7 @@
 //! app's batches) and is destroyed by whoever lets it go last, on a thread of its own when
 //! that is a runtime's: destroying blocks.
 
-#![allow(unsafe_code)]
-
 use std::collections::VecDeque;
-use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +36,8 @@ use crate::metrics::Metrics;
 use crate::probe::{ConsumerProbe, ProbeState};
 use crate::refusal::Refusal;
 use crate::settings::{Settings, client_error};
+use crate::sys::DropOffRuntime;
+pub(crate) use crate::sys::off_the_runtime;
 
 /// How often the group's thread comes back from a poll to look at its flags.
 const POLL: Duration = Duration::from_millis(50);
@@ -51,7 +50,7 @@ const ERRORS_KEPT: usize = 64;
 
 /// What the engine's thread, its owner and the records of it share.
 pub(crate) struct Shared {
-    consumer: ManuallyDrop<BaseConsumer<GroupContext>>,
+    consumer: DropOffRuntime<BaseConsumer<GroupContext>>,
     pub(crate) group: String,
     topics: Vec<&'static str>,
     pub(crate) probe: Arc<ProbeState>,
@@ -109,26 +108,9 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Records and queues before the librdkafka handle.
+        // Records and queues before the librdkafka handle (a field, dropped after this, off
+        // the runtime).
         self.partitions().clear();
-        // SAFETY: the field is taken once, here, and not used again.
-        let consumer = unsafe { ManuallyDrop::take(&mut self.consumer) };
-        off_the_runtime(move || drop(consumer));
-    }
-}
-
-/// Runs `work` here, or on a thread of its own when this is a tokio runtime's thread, where
-/// nothing may block.
-pub(crate) fn off_the_runtime(work: impl FnOnce() + Send + 'static) {
-    if tokio::runtime::Handle::try_current().is_err() {
-        work();
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("kafka-utils close".into())
-        .spawn(work);
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "no thread to close a client on; it is leaked");
     }
 }
 
@@ -187,7 +169,7 @@ impl Engine {
             .subscribe(&spec.topics)
             .map_err(|e| Error::kafka(format!("subscribing to {:?}", spec.topics), e))?;
         let shared = Arc::new(Shared {
-            consumer: ManuallyDrop::new(consumer),
+            consumer: DropOffRuntime::new(consumer),
             group: spec.group,
             topics: spec.topics,
             probe: Arc::clone(&spec.probe.state),
@@ -296,7 +278,11 @@ pub(crate) fn receive_error(user: &str, error: KafkaError) -> Option<Error> {
 
 impl crate::settings::Rotate for Shared {
     fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
-        crate::ffi::set_sasl_credentials(self.consumer().client().native_ptr(), username, password)
+        crate::sys::set_sasl_credentials(
+            self.consumer().client().native_client(),
+            username,
+            password,
+        )
     }
 
     fn refusal(&self) -> Option<&Refusal> {

@@ -137,7 +137,7 @@ impl ConsumerContext for GroupContext {
                 tracing::info!(count = partitions.count(), "partitions assigned");
                 // Before fetching starts (it waits for the committed offsets).
                 self.partitions
-                    .assigned(consumer.client().native_ptr(), partitions);
+                    .assigned(consumer.client().native_client(), partitions);
                 self.probe.assigned();
             }
             Rebalance::Revoke(_) => {}

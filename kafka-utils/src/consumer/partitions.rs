@@ -33,23 +33,20 @@
 //! offset of it is stored, so a handler that outlives the revoke cannot store an offset
 //! below one the partition's next owner committed, even once the partition comes back.
 
-#![allow(unsafe_code)]
-
 use std::collections::VecDeque;
-use std::ffi::CString;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::TopicPartitionList;
 use rdkafka::bindings as rd;
+use rdkafka::client::NativeClient;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use tokio::sync::Notify;
 
-use super::fetched::{Fetched, Message, Record};
 use super::group::GroupContext;
+use crate::sys::{Message, PartitionQueue, Record};
 
 /// One assignment of one partition to this consumer, from the rebalance that assigned it to
 /// the one that revokes it.
@@ -164,7 +161,7 @@ struct PartitionState {
     assignment: Arc<Assignment>,
     /// Its own queue; `None` when librdkafka gave none (its records then come copied from
     /// the consumer's queue, into `carried`).
-    queue: Option<NativeQueue>,
+    queue: Option<PartitionQueue>,
     /// Records taken from librdkafka and not handed out yet, in order, before the queue's.
     carried: VecDeque<Message>,
     /// The record (offset) that waits for a decision: nothing after it is handed out.
@@ -177,64 +174,6 @@ impl PartitionState {
     fn is(&self, topic: &str, partition: i32) -> bool {
         self.assignment.partition == partition && self.assignment.topic == topic
     }
-}
-
-/// An owned `rd_kafka_queue_t` whose non-empty event wakes [`Partitions::ready`].
-struct NativeQueue {
-    ptr: NonNull<rd::rd_kafka_queue_t>,
-    /// The event callback's opaque: kept alive until the callback is disabled.
-    _ready: Arc<Notify>,
-}
-
-// SAFETY: librdkafka queues may be used and destroyed from any thread.
-unsafe impl Send for NativeQueue {}
-
-impl Drop for NativeQueue {
-    fn drop(&mut self) {
-        // SAFETY: the queue is valid until destroyed here. Disabling the callback takes the
-        // queue's lock, under which librdkafka calls it: no call runs after this returns, so
-        // the opaque (`_ready`) may go.
-        unsafe {
-            rd::rd_kafka_queue_cb_event_enable(self.ptr.as_ptr(), None, std::ptr::null_mut());
-            rd::rd_kafka_queue_destroy(self.ptr.as_ptr());
-        }
-    }
-}
-
-/// librdkafka's call when a split queue gets a record while empty: wake the reader.
-unsafe extern "C" fn wake(_: *mut rd::rd_kafka_t, opaque: *mut std::ffi::c_void) {
-    // SAFETY: `opaque` is the `Notify` of an `Arc` the queue holds until the callback is
-    // disabled (see `NativeQueue`).
-    let ready = unsafe { &*(opaque as *const Notify) };
-    ready.notify_one();
-}
-
-/// Splits partition `partition` of `topic`'s queue from the consumer's, waking `ready` when
-/// it gets records; `None` when librdkafka has no queue for it.
-fn split(
-    client: *mut rd::rd_kafka_t,
-    topic: &str,
-    partition: i32,
-    ready: &Arc<Notify>,
-) -> Option<NativeQueue> {
-    let name = CString::new(topic).ok()?;
-    // SAFETY: `client` is the live consumer handle the rebalance is served on, and `name`
-    // outlives the call. The queue returned is ours to destroy.
-    let queue = unsafe { rd::rd_kafka_queue_get_partition(client, name.as_ptr(), partition) };
-    let ptr = NonNull::new(queue)?;
-    let ready = Arc::clone(ready);
-    // SAFETY: `ptr` is a valid queue; the opaque outlives the callback (see `NativeQueue`).
-    // Forwarding to NULL stops librdkafka from routing the partition's records to the
-    // consumer's queue, now and when fetching starts.
-    unsafe {
-        rd::rd_kafka_queue_cb_event_enable(
-            ptr.as_ptr(),
-            Some(wake),
-            Arc::as_ptr(&ready) as *mut std::ffi::c_void,
-        );
-        rd::rd_kafka_queue_forward(ptr.as_ptr(), std::ptr::null_mut());
-    }
-    Some(NativeQueue { ptr, _ready: ready })
 }
 
 /// The (topic, partition) pairs of `list`.
@@ -261,7 +200,7 @@ impl Partitions {
 
     /// Takes `partitions`, just assigned on `client`, as new assignments, each split from
     /// the consumer's queue.
-    pub(crate) fn assigned(&self, client: *mut rd::rd_kafka_t, partitions: &TopicPartitionList) {
+    pub(crate) fn assigned(&self, client: &NativeClient, partitions: &TopicPartitionList) {
         let mut state = self.lock();
         for (topic, partition) in pairs(partitions) {
             // Any earlier handle of the same queue goes first: dropping it disables the
@@ -274,7 +213,7 @@ impl Partitions {
                 let old = state.partitions.remove(at);
                 old.assignment.end();
             }
-            let queue = split(client, &topic, partition, &self.ready);
+            let queue = PartitionQueue::split(client, &topic, partition, &self.ready);
             if queue.is_none() {
                 tracing::warn!(
                     topic,
@@ -403,6 +342,7 @@ impl Partitions {
         state.next = start + 1;
         let mut taken = 0;
         let mut buffer: Vec<*mut rd::rd_kafka_message_t> = Vec::new();
+        let mut read: Vec<Message> = Vec::new();
         for turn in 0..count {
             if taken >= max {
                 break;
@@ -430,26 +370,8 @@ impl Partitions {
             let Some(queue) = &partition.queue else {
                 continue;
             };
-            buffer.clear();
-            buffer.resize((max - taken).min(1024), std::ptr::null_mut());
-            // SAFETY: the queue is valid while the lock is held; librdkafka writes at most
-            // `buffer.len()` message pointers, each ours to destroy, and does not block
-            // (timeout 0).
-            let read = unsafe {
-                rd::rd_kafka_consume_batch_queue(
-                    queue.ptr.as_ptr(),
-                    0,
-                    buffer.as_mut_ptr(),
-                    buffer.len(),
-                )
-            };
-            let read = usize::try_from(read).unwrap_or(0).min(buffer.len());
-            // SAFETY: the first `read` pointers are messages librdkafka handed over, each
-            // taken once here.
-            let mut messages = buffer[..read]
-                .iter()
-                .filter_map(|m| NonNull::new(*m))
-                .map(|m| Message::Fetched(unsafe { Fetched::from_ptr(m) }));
+            queue.read(max - taken, &mut buffer, &mut read);
+            let mut messages = read.drain(..);
             for message in messages.by_ref() {
                 taken += 1;
                 if !hand_out(partition, message, &mut sink) {
@@ -554,7 +476,7 @@ mod tests {
             .unwrap();
         consumer.assign(&list).unwrap();
         let partitions = Partitions::new();
-        let client = consumer.client().native_ptr();
+        let client = consumer.client().native_client();
         partitions.assigned(client, &list);
         partitions.assigned(client, &list);
         // Nothing to read yet: take the wake-up the split itself sends.

@@ -1,10 +1,10 @@
 //! A record as it was fetched, for the application to decide about when it could not be
 //! decoded, and why an acknowledgement was refused.
 
-use super::fetched::Record;
 use super::partitions::Refused;
 use crate::Error;
 use crate::codec::CodecError;
+use crate::sys::Record;
 
 /// A record as it was fetched, not decoded: what an [`Error::Decode`] of the standalone
 /// [`Consumer`](super::Consumer) carries ([`Error::record`]). Its partition's later records

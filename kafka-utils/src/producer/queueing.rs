@@ -9,9 +9,9 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _};
 
 use super::Producer;
-use super::native::Refused;
 use crate::Error;
 use crate::access::User;
+use crate::sys::Refused;
 use crate::trace;
 
 /// Where a record goes and the headers it carries.
@@ -161,7 +161,7 @@ impl<U: User, C> Producer<U, C> {
             traceparent.filter(|_| !place.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
         let sent = if place.headers.is_empty() && traceparent.is_none() {
             self.inner.topics.produce(
-                self.inner.producer().client().native_ptr(),
+                self.inner.producer().client().native_client(),
                 place.topic,
                 place.partition,
                 payload,

@@ -1,18 +1,18 @@
 //! What the consumers read of a record, wherever it came from: a [`Fetched`] record taken
-//! from a split partition queue (see [`super::partitions`]), or a copy of a message the
-//! consumer's own queue delivered (a partition not split yet): both are a [`Message`].
-
-#![allow(unsafe_code)]
+//! from a split partition queue (see [`super::queue`]), or a copy of a message the
+//! consumer's own queue delivered (a partition not split yet): both are a [`Message`]. A
+//! [`HeldRecord`] is a message the app's workers share, its headers parsed once.
 
 use std::ffi::{CStr, c_char, c_void};
-use std::ptr::NonNull;
+use std::sync::OnceLock;
 
 use rdkafka::bindings as rd;
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::owned_headers;
+use super::NativePtr;
+use crate::consumer::owned_headers;
 
 /// A record's headers, copied, in order (`None` for a null value).
 pub(crate) type Headers = Vec<(String, Option<Vec<u8>>)>;
@@ -107,18 +107,11 @@ impl Record for Message {
 }
 
 /// A record librdkafka handed over from a partition queue, destroyed on drop.
-pub(crate) struct Fetched(NonNull<rd::rd_kafka_message_t>);
+pub(crate) struct Fetched(NativePtr<rd::rd_kafka_message_t>);
 
 // SAFETY: librdkafka lets any thread read a consumed message and destroy it. Shared access
 // reads only, except the headers' parse, which `HeldRecord` runs at most once.
 unsafe impl Send for Fetched {}
-
-impl Drop for Fetched {
-    fn drop(&mut self) {
-        // SAFETY: the message is ours (see `from_ptr`), destroyed once, here.
-        unsafe { rd::rd_kafka_message_destroy(self.0.as_ptr()) }
-    }
-}
 
 impl Fetched {
     /// Takes ownership of a message `rd_kafka_consume_batch_queue` returned.
@@ -127,13 +120,14 @@ impl Fetched {
     ///
     /// `message` is a consumed message no one else destroys, from a consumer whose handle
     /// outlives it.
-    pub(crate) unsafe fn from_ptr(message: NonNull<rd::rd_kafka_message_t>) -> Self {
-        Fetched(message)
+    pub(super) unsafe fn from_ptr(message: *mut rd::rd_kafka_message_t) -> Option<Self> {
+        // SAFETY: per the caller's contract.
+        unsafe { NativePtr::from_ptr(message) }.map(Fetched)
     }
 
     fn message(&self) -> &rd::rd_kafka_message_t {
         // SAFETY: valid until dropped (see `from_ptr`).
-        unsafe { self.0.as_ref() }
+        unsafe { &*self.0.ptr() }
     }
 
     /// The error librdkafka delivered in place of a record (for this partition), if any:
@@ -200,7 +194,7 @@ impl Record for Fetched {
     fn timestamp(&self) -> Option<i64> {
         let mut kind = rd::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
         // SAFETY: a valid message and an out-parameter on the stack.
-        let timestamp = unsafe { rd::rd_kafka_message_timestamp(self.0.as_ptr(), &mut kind) };
+        let timestamp = unsafe { rd::rd_kafka_message_timestamp(self.0.ptr(), &mut kind) };
         match kind {
             rd::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE => None,
             _ if timestamp == -1 => None,
@@ -212,7 +206,7 @@ impl Record for Fetched {
         let mut headers = std::ptr::null_mut();
         // SAFETY: a valid message; librdkafka parses its headers into the message (which
         // owns them) and points `headers` at them.
-        let found = unsafe { rd::rd_kafka_message_headers(self.0.as_ptr(), &mut headers) };
+        let found = unsafe { rd::rd_kafka_message_headers(self.0.ptr(), &mut headers) };
         if found != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
             return Vec::new();
         }
@@ -237,5 +231,55 @@ impl Record for Fetched {
             copied.push((name, value));
         }
         copied
+    }
+}
+
+/// A record the app's workers share: read through `&self` from any thread, its headers
+/// parsed on first use only (librdkafka allocates to parse them, even to learn there are
+/// none).
+pub(crate) struct HeldRecord {
+    message: Message,
+    headers: OnceLock<Headers>,
+}
+
+// SAFETY: shared access to a `HeldRecord` reads the payload, the key, the offset and the
+// timestamp, which librdkafka does not change once the record is handed out, and parses the
+// headers at most once, inside `OnceLock::get_or_init` (librdkafka caches that parse in the
+// record: the one write, made by one thread while the others wait). The record itself is
+// never handed out.
+unsafe impl Sync for HeldRecord {}
+
+impl HeldRecord {
+    /// Shares `message`.
+    pub(crate) fn new(message: Message) -> Self {
+        HeldRecord {
+            message,
+            headers: OnceLock::new(),
+        }
+    }
+
+    /// The payload (`None`: null).
+    pub(crate) fn payload(&self) -> Option<&[u8]> {
+        self.message.payload()
+    }
+
+    /// The key (`None`: no key).
+    pub(crate) fn key(&self) -> Option<&[u8]> {
+        self.message.key()
+    }
+
+    /// The offset.
+    pub(crate) fn offset(&self) -> i64 {
+        self.message.offset()
+    }
+
+    /// The timestamp in milliseconds since the epoch, if it has one.
+    pub(crate) fn timestamp(&self) -> Option<i64> {
+        self.message.timestamp()
+    }
+
+    /// The headers, parsed on the first call.
+    pub(crate) fn headers(&self) -> &Headers {
+        self.headers.get_or_init(|| self.message.headers())
     }
 }

@@ -1,4 +1,4 @@
-//! Plumbing for the librdkafka calls rust-rdkafka does not wrap (the ACL and SCRAM requests,
+//! Plumbing for the librdkafka admin calls rust-rdkafka does not wrap (the ACL and SCRAM requests,
 //! IncrementalAlterConfigs, new SASL credentials): owning guards for what librdkafka
 //! allocates, and one way to send a request and wait for its result event.
 //!
@@ -6,16 +6,15 @@
 //! every C string outlives the call that reads it. The admin client a [`Request`] borrows
 //! keeps the librdkafka handle alive for as long as the request and its result exist.
 
-#![allow(unsafe_code)]
-
 use std::ffi::{CStr, CString, c_char};
 use std::marker::PhantomData;
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
 use rdkafka::bindings as rd;
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{DefaultClientContext, NativeClient};
 
+use super::NativePtr;
 use crate::Error;
 
 /// The admin client the requests go through.
@@ -79,48 +78,23 @@ impl ErrStr {
     }
 }
 
-struct Queue(*mut rd::rd_kafka_queue_t);
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        // SAFETY: the queue came from rd_kafka_queue_new and is destroyed once.
-        unsafe { rd::rd_kafka_queue_destroy(self.0) };
-    }
-}
-
-struct Options(*mut rd::rd_kafka_AdminOptions_t);
-
-impl Drop for Options {
-    fn drop(&mut self) {
-        // SAFETY: the options came from rd_kafka_AdminOptions_new and are destroyed once.
-        unsafe { rd::rd_kafka_AdminOptions_destroy(self.0) };
-    }
-}
-
 /// A result event; destroyed (with everything it owns) when dropped.
 pub(crate) struct Event<'a> {
-    ptr: *mut rd::rd_kafka_event_t,
+    native: NativePtr<rd::rd_kafka_event_t>,
     admin: PhantomData<&'a Admin>,
 }
 
 impl Event<'_> {
     pub(crate) fn ptr(&self) -> *mut rd::rd_kafka_event_t {
-        self.ptr
-    }
-}
-
-impl Drop for Event<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the event came from rd_kafka_queue_poll and is destroyed once.
-        unsafe { rd::rd_kafka_event_destroy(self.ptr) };
+        self.native.ptr()
     }
 }
 
 /// One admin request: a result queue and options, valid while the admin client lives.
 pub(crate) struct Request<'a> {
     rk: *mut rd::rd_kafka_t,
-    queue: Queue,
-    options: Options,
+    queue: NativePtr<rd::rd_kafka_queue_t>,
+    options: NativePtr<rd::rd_kafka_AdminOptions_t>,
     timeout: Duration,
     what: String,
     admin: PhantomData<&'a Admin>,
@@ -137,16 +111,23 @@ impl<'a> Request<'a> {
     ) -> Result<Self, Error> {
         let what = what.into();
         let rk = admin.inner().native_ptr();
-        // SAFETY: rk is live while `admin` is borrowed, which outlives this request.
-        let queue = Queue(unsafe { rd::rd_kafka_queue_new(rk) });
+        let failed = |object: &str| Error::Admin {
+            what: what.clone(),
+            message: format!("librdkafka made no {object}"),
+        };
+        // SAFETY: rk is live while `admin` is borrowed, which outlives this request; the queue
+        // and the options are ours.
+        let queue = unsafe { NativePtr::from_ptr(rd::rd_kafka_queue_new(rk)) }
+            .ok_or_else(|| failed("result queue"))?;
         // SAFETY: as above.
-        let options = Options(unsafe { rd::rd_kafka_AdminOptions_new(rk, op) });
+        let options = unsafe { NativePtr::from_ptr(rd::rd_kafka_AdminOptions_new(rk, op)) }
+            .ok_or_else(|| failed("admin options"))?;
         let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         let mut errstr = ErrStr::new();
         // SAFETY: options is live; errstr is writable with the size given.
         let code = unsafe {
             rd::rd_kafka_AdminOptions_set_request_timeout(
-                options.0,
+                options.ptr(),
                 timeout_ms,
                 errstr.ptr(),
                 errstr.len(),
@@ -172,10 +153,10 @@ impl<'a> Request<'a> {
         self.rk
     }
     pub(crate) fn options(&self) -> *const rd::rd_kafka_AdminOptions_t {
-        self.options.0
+        self.options.ptr()
     }
     pub(crate) fn queue(&self) -> *mut rd::rd_kafka_queue_t {
-        self.queue.0
+        self.queue.ptr()
     }
     pub(crate) fn what(&self) -> &str {
         &self.what
@@ -186,23 +167,29 @@ impl<'a> Request<'a> {
     pub(crate) fn wait(&self) -> Result<Event<'a>, Error> {
         let poll_ms =
             i32::try_from(self.timeout.as_millis().saturating_add(1000)).unwrap_or(i32::MAX);
-        // SAFETY: the queue is live; a null event means the wait timed out.
-        let ptr = unsafe { rd::rd_kafka_queue_poll(self.queue.0, poll_ms) };
-        if ptr.is_null() {
+        // SAFETY: the queue is live; a null event means the wait timed out; the event is ours.
+        let Some(native) =
+            (unsafe { NativePtr::from_ptr(rd::rd_kafka_queue_poll(self.queue.ptr(), poll_ms)) })
+        else {
             return Err(Error::Admin {
                 what: self.what.clone(),
                 message: format!("no answer within {:?}", self.timeout),
             });
-        }
+        };
         let event = Event {
-            ptr,
+            native,
             admin: PhantomData,
         };
         // SAFETY: event is live.
-        let code = unsafe { rd::rd_kafka_event_error(event.ptr) };
+        let code = unsafe { rd::rd_kafka_event_error(event.ptr()) };
         if code != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             // SAFETY: event is live; the string lives as long as the event.
-            let why = unsafe { text(rd::rd_kafka_event_error_string(event.ptr), "unknown error") };
+            let why = unsafe {
+                text(
+                    rd::rd_kafka_event_error_string(event.ptr()),
+                    "unknown error",
+                )
+            };
             return Err(Error::Admin {
                 what: self.what.clone(),
                 message: why,
@@ -212,25 +199,25 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Gives the client `rk` new SASL credentials, used from its next login on
+/// Gives `client` new SASL credentials, used from its next login on
 /// (`rd_kafka_sasl_set_credentials`). The error never holds the password.
 pub(crate) fn set_sasl_credentials(
-    rk: *mut rd::rd_kafka_t,
+    client: &NativeClient,
     username: &str,
     password: &str,
 ) -> Result<(), String> {
     let (Ok(username), Ok(password)) = (CString::new(username), CString::new(password)) else {
         return Err("the username or the password holds a NUL byte".into());
     };
-    // SAFETY: `rk` is a live client handle (the caller holds its owner); librdkafka copies
-    // both strings before it returns.
-    let error =
-        unsafe { rd::rd_kafka_sasl_set_credentials(rk, username.as_ptr(), password.as_ptr()) };
-    if error.is_null() {
+    // SAFETY: a live client handle (borrowed from its owner); librdkafka copies both strings
+    // before it returns.
+    let error = unsafe {
+        rd::rd_kafka_sasl_set_credentials(client.ptr(), username.as_ptr(), password.as_ptr())
+    };
+    // SAFETY: a live error object, ours to destroy (when `error` drops), read before that.
+    let Some(error) = (unsafe { NativePtr::from_ptr(error) }) else {
         return Ok(());
-    }
-    // SAFETY: a live error object, ours to destroy, read before that.
-    let why = unsafe { error_text(error) }.unwrap_or_else(|| "unknown error".into());
-    unsafe { rd::rd_kafka_error_destroy(error) };
-    Err(why)
+    };
+    // SAFETY: live until dropped.
+    Err(unsafe { error_text(error.ptr()) }.unwrap_or_else(|| "unknown error".into()))
 }

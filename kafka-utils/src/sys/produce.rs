@@ -8,15 +8,15 @@
 //! The handles are destroyed before the librdkafka handle (see [`TopicHandles::destroy`]);
 //! a queued record holds its own reference to its topic.
 
-#![allow(unsafe_code)]
-
 use std::ffi::CString;
-use std::ptr::NonNull;
 use std::sync::{Mutex, OnceLock, RwLock};
 
 use rdkafka::bindings as rd;
+use rdkafka::client::NativeClient;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
+
+use super::NativePtr;
 
 /// How many topics' handles are found without a lock (a producer writes a few topics).
 const UNLOCKED: usize = 16;
@@ -24,7 +24,7 @@ const UNLOCKED: usize = 16;
 /// One librdkafka topic handle per topic this producer wrote to: the first [`UNLOCKED`]
 /// in set-once cells, read with an atomic load per record; any further ones behind a lock.
 #[derive(Default)]
-pub(super) struct TopicHandles {
+pub(crate) struct TopicHandles {
     first: [OnceLock<(&'static str, Handle)>; UNLOCKED],
     more: RwLock<Vec<(&'static str, Handle)>>,
     /// Held while a handle is made, so that a topic gets one.
@@ -36,14 +36,14 @@ fn same(name: &str, topic: &str) -> bool {
     std::ptr::eq(name, topic) || name == topic
 }
 
-struct Handle(NonNull<rd::rd_kafka_topic_t>);
+struct Handle(NativePtr<rd::rd_kafka_topic_t>);
 
 // SAFETY: librdkafka topic handles may be used from any thread.
 unsafe impl Send for Handle {}
 unsafe impl Sync for Handle {}
 
 /// Why librdkafka did not take a record.
-pub(super) enum Refused {
+pub(crate) enum Refused {
     /// Its queue is full.
     QueueFull,
     /// Anything else, as rust-rdkafka names it.
@@ -54,7 +54,7 @@ impl TopicHandles {
     /// The handle of `topic` on `client`, made on first use.
     fn get(
         &self,
-        client: *mut rd::rd_kafka_t,
+        client: &NativeClient,
         topic: &'static str,
     ) -> Result<*mut rd::rd_kafka_topic_t, KafkaError> {
         if let Some(handle) = self.find(topic) {
@@ -67,16 +67,24 @@ impl TopicHandles {
         let name = CString::new(topic).map_err(KafkaError::from)?;
         // SAFETY: `client` is the live producer handle; `name` outlives the call; a NULL
         // configuration means the producer's default topic configuration.
-        let handle = unsafe { rd::rd_kafka_topic_new(client, name.as_ptr(), std::ptr::null_mut()) };
-        let Some(handle) = NonNull::new(handle) else {
+        // The handle is ours, destroyed in `destroy`.
+        let handle = unsafe {
+            NativePtr::from_ptr(rd::rd_kafka_topic_new(
+                client.ptr(),
+                name.as_ptr(),
+                std::ptr::null_mut(),
+            ))
+        };
+        let Some(handle) = handle else {
             // SAFETY: reads librdkafka's thread-local last error.
             let code = unsafe { rd::rd_kafka_last_error() };
             return Err(KafkaError::MessageProduction(RDKafkaErrorCode::from(code)));
         };
+        let ptr = handle.ptr();
         let mut made = (topic, Handle(handle));
         for cell in &self.first {
             match cell.set(made) {
-                Ok(()) => return Ok(handle.as_ptr()),
+                Ok(()) => return Ok(ptr),
                 Err(back) => made = back,
             }
         }
@@ -84,14 +92,14 @@ impl TopicHandles {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push(made);
-        Ok(handle.as_ptr())
+        Ok(ptr)
     }
 
     /// The handle of `topic`, if made.
     fn find(&self, topic: &'static str) -> Option<*mut rd::rd_kafka_topic_t> {
         for cell in &self.first {
             match cell.get() {
-                Some((name, handle)) if same(name, topic) => return Some(handle.0.as_ptr()),
+                Some((name, handle)) if same(name, topic) => return Some(handle.0.ptr()),
                 Some(_) => {}
                 None => return None,
             }
@@ -99,14 +107,14 @@ impl TopicHandles {
         let more = self.more.read().unwrap_or_else(|p| p.into_inner());
         more.iter()
             .find(|(name, _)| same(name, topic))
-            .map(|(_, handle)| handle.0.as_ptr())
+            .map(|(_, handle)| handle.0.ptr())
     }
 
     /// Queues a copy of `payload` and `key` (`None`: null) for `topic` on `client`, to
     /// `partition` (`None`: the partitioner's choice), with `opaque` for its report.
-    pub(super) fn produce(
+    pub(crate) fn produce(
         &self,
-        client: *mut rd::rd_kafka_t,
+        client: &NativeClient,
         topic: &'static str,
         partition: Option<i32>,
         payload: Option<&[u8]>,
@@ -125,7 +133,7 @@ impl TopicHandles {
         // record's delivery report (rust-rdkafka's `usize` opaque).
         let code = unsafe {
             rd::rd_kafka_producev(
-                client,
+                client.ptr(),
                 RD_KAFKA_VTYPE_RKT,
                 topic,
                 RD_KAFKA_VTYPE_PARTITION,
@@ -154,12 +162,10 @@ impl TopicHandles {
 
     /// Destroys the handles. Called while the librdkafka handle still lives (the producer's
     /// drop, before its client goes).
-    pub(super) fn destroy(&mut self) {
+    pub(crate) fn destroy(&mut self) {
         let more = std::mem::take(&mut *self.more.write().unwrap_or_else(|p| p.into_inner()));
         let first = self.first.iter_mut().filter_map(OnceLock::take);
-        for (_, handle) in first.chain(more) {
-            // SAFETY: made by `rd_kafka_topic_new`, destroyed once, here, before the client.
-            unsafe { rd::rd_kafka_topic_destroy(handle.0.as_ptr()) };
-        }
+        // Each handle's `NativePtr` destroys it, once, here, before the client.
+        first.chain(more).for_each(drop);
     }
 }
