@@ -19,28 +19,16 @@
 //! # Ok(()) }
 //! ```
 
-#![allow(unsafe_code)]
-
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
 
 use crate::Error;
 use crate::settings::{SaslMechanism, Secret};
-use crate::sys::{Admin, Request, c_string, error_text, text};
+use crate::sys::Admin;
 
 /// How many times SCRAM hashes the password (Kafka takes 4096 to 16384).
 pub const ITERATIONS: i32 = 8192;
-
-/// The user's alteration, destroyed once.
-struct Alteration(*mut rd::rd_kafka_UserScramCredentialAlteration_t);
-
-impl Drop for Alteration {
-    fn drop(&mut self) {
-        // SAFETY: made by rd_kafka_UserScramCredentialUpsertion_new, destroyed once, here.
-        unsafe { rd::rd_kafka_UserScramCredentialAlteration_destroy(self.0) };
-    }
-}
 
 /// Sets `user`'s `mechanism` (SCRAM-SHA-256 or SCRAM-SHA-512) credential to `password`
 /// (adding it if the user has none), waiting up to `timeout` for the broker. New logins
@@ -72,75 +60,13 @@ pub fn set_password(
             });
         }
     };
-    let name = c_string("user", user)?;
-    let secret = password.expose().as_bytes();
-    // SAFETY: the name and password outlive the call, which copies them; a null salt makes
-    // librdkafka draw a random one.
-    let alteration = Alteration(unsafe {
-        rd::rd_kafka_UserScramCredentialUpsertion_new(
-            name.as_ptr(),
-            scram,
-            ITERATIONS,
-            secret.as_ptr(),
-            secret.len(),
-            std::ptr::null(),
-            0,
-        )
-    });
-    if alteration.0.is_null() {
-        return Err(Error::Admin {
-            what,
-            message: "librdkafka refused the credential".into(),
-        });
-    }
-    let request = Request::new(
+    crate::sys::upsert_scram_credential(
         admin,
-        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_ALTERUSERSCRAMCREDENTIALS,
+        user,
+        scram,
+        ITERATIONS,
+        password.expose().as_bytes(),
         timeout,
         what,
-    )?;
-    let mut alterations = [alteration.0];
-    // SAFETY: the alteration, the options and the queue are live; librdkafka copies the
-    // alterations before it returns.
-    unsafe {
-        rd::rd_kafka_AlterUserScramCredentials(
-            request.rk(),
-            alterations.as_mut_ptr(),
-            alterations.len(),
-            request.options(),
-            request.queue(),
-        );
-    }
-    let event = request.wait()?;
-    // SAFETY: the event is live, and so is everything read from it below.
-    unsafe {
-        let result = rd::rd_kafka_event_AlterUserScramCredentials_result(event.ptr());
-        if result.is_null() {
-            return Err(Error::Admin {
-                what: request.what().to_string(),
-                message: "the broker's answer was not an AlterUserScramCredentials result".into(),
-            });
-        }
-        let mut count = 0usize;
-        let responses = rd::rd_kafka_AlterUserScramCredentials_result_responses(result, &mut count);
-        for index in 0..count {
-            let response = *responses.add(index);
-            let error = rd::rd_kafka_AlterUserScramCredentials_result_response_error(response);
-            // Every response has an error object; its code says whether it is one.
-            let failed = !error.is_null()
-                && rd::rd_kafka_error_code(error)
-                    != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
-            if failed && let Some(why) = error_text(error) {
-                let whose = text(
-                    rd::rd_kafka_AlterUserScramCredentials_result_response_user(response),
-                    user,
-                );
-                return Err(Error::Admin {
-                    what: format!("{} (`{whose}`)", request.what()),
-                    message: why,
-                });
-            }
-        }
-    }
-    Ok(())
+    )
 }

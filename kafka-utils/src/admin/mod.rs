@@ -36,7 +36,6 @@
 //! # Ok(()) }
 //! ```
 
-mod alter;
 pub mod cli;
 mod plan;
 mod table;
@@ -290,7 +289,7 @@ impl KafkaAdmin {
         for (topic, configs) in by_topic {
             let topic = topic.to_string();
             self.blocking(move |client, timeout| {
-                alter::set_topic_configs(client, &topic, &configs, timeout)
+                crate::sys::set_topic_configs(client, &topic, &configs, timeout)
             })
             .await?;
         }

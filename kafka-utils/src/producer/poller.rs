@@ -7,11 +7,7 @@
 //! entry table. Errors, statistics and librdkafka's log lines, which rust-rdkafka would
 //! serve from the same queue, go to the same context methods it would call.
 
-#![allow(unsafe_code)]
-
 use std::cell::RefCell;
-use std::ffi::CStr;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -22,27 +18,17 @@ use rdkafka::bindings as rd;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, Producer as _};
-use rdkafka::types::RDKafkaErrorCode;
 
 use super::delivery::DeliveryContext;
 use super::slots::{DETACHED, Reported};
 use crate::Error;
+use crate::sys::{Event, EventKind, MainQueue};
 
 /// The librdkafka producer and its main queue (where its events arrive).
 pub(super) struct Events {
+    // Declared before `producer`: fields drop in order, and the queue goes before the client.
+    queue: MainQueue,
     pub(super) producer: BaseProducer<DeliveryContext>,
-    queue: NonNull<rd::rd_kafka_queue_t>,
-}
-
-// SAFETY: librdkafka queues may be polled from any thread.
-unsafe impl Send for Events {}
-unsafe impl Sync for Events {}
-
-impl Drop for Events {
-    fn drop(&mut self) {
-        // SAFETY: our own reference to the main queue, released once, before the client.
-        unsafe { rd::rd_kafka_queue_destroy(self.queue.as_ptr()) };
-    }
 }
 
 thread_local! {
@@ -53,57 +39,40 @@ thread_local! {
 impl Events {
     /// The events of `producer`.
     pub(super) fn new(producer: BaseProducer<DeliveryContext>) -> Result<Self, Error> {
-        // SAFETY: a live client; the reference is released in `drop`.
-        let queue = unsafe { rd::rd_kafka_queue_get_main(producer.client().native_ptr()) };
-        let queue = NonNull::new(queue)
+        let queue = MainQueue::of(producer.client().native_client())
             .ok_or_else(|| Error::Runtime("librdkafka gave the producer no main queue".into()))?;
-        Ok(Events { producer, queue })
+        Ok(Events { queue, producer })
     }
 
     /// Serves the next event, waiting up to `timeout` for one; false if none came.
     pub(super) fn serve(&self, timeout: Duration) -> bool {
-        let timeout = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: our live queue handle.
-        let event = unsafe { rd::rd_kafka_queue_poll(self.queue.as_ptr(), timeout) };
-        let Some(event) = NonNull::new(event) else {
+        let Some(event) = self.queue.poll(timeout) else {
             return false;
         };
-        let event = event.as_ptr();
         let context = self.producer.context();
-        // SAFETY: `event` is live until `rd_kafka_event_destroy` below, and so are the
-        // messages, strings and statistics read from it.
-        unsafe {
-            match rd::rd_kafka_event_type(event) {
-                rd::RD_KAFKA_EVENT_DR => {
-                    let reported = deliver(context, event);
-                    if context.senders_wait() {
-                        // The event's records still count until it is destroyed.
-                        context.space_left(self.queued().saturating_sub(reported));
-                    }
+        match event.kind() {
+            EventKind::Delivery => {
+                let reported = deliver(context, &event);
+                if context.senders_wait() {
+                    // The event's records still count until it is destroyed.
+                    context.space_left(self.queued().saturating_sub(reported));
                 }
-                rd::RD_KAFKA_EVENT_ERROR => {
-                    let code = RDKafkaErrorCode::from(rd::rd_kafka_event_error(event));
-                    let reason = text(rd::rd_kafka_event_error_string(event));
-                    context.error(KafkaError::Global(code), reason.trim());
-                }
-                rd::RD_KAFKA_EVENT_STATS => {
-                    let json = rd::rd_kafka_event_stats(event);
-                    if !json.is_null() {
-                        context.stats_raw(CStr::from_ptr(json).to_bytes());
-                    }
-                }
-                rd::RD_KAFKA_EVENT_LOG => {
-                    let (mut facility, mut line, mut level) =
-                        (std::ptr::null(), std::ptr::null(), 0);
-                    if rd::rd_kafka_event_log(event, &mut facility, &mut line, &mut level) == 0 {
-                        let (facility, line) = (text(facility), text(line));
-                        context.log(log_level(level), facility.trim(), line.trim());
-                    }
-                }
-                // OAuth token refreshes are not asked for (no OAUTHBEARER support).
-                other => tracing::debug!(event = other, "producer event ignored"),
             }
-            rd::rd_kafka_event_destroy(event);
+            EventKind::Error { code, reason } => {
+                context.error(KafkaError::Global(code), reason.trim());
+            }
+            EventKind::Stats(json) => {
+                if !json.is_empty() {
+                    context.stats_raw(json);
+                }
+            }
+            EventKind::Log {
+                level,
+                facility,
+                line,
+            } => context.log(log_level(level), facility.trim(), line.trim()),
+            // OAuth token refreshes are not asked for (no OAUTHBEARER support).
+            EventKind::Other(other) => tracing::debug!(event = other, "producer event ignored"),
         }
         true
     }
@@ -117,101 +86,52 @@ impl Events {
     /// Waits until every queued record was reported, up to `timeout` (reports are served
     /// by the polling thread meanwhile).
     pub(super) fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        let timeout = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: a live producer handle.
-        match unsafe { rd::rd_kafka_flush(self.producer.client().native_ptr(), timeout) } {
-            rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(()),
-            code => Err(KafkaError::Flush(code.into())),
-        }
+        crate::sys::flush(self.producer.client().native_client(), timeout)
     }
 
     /// Makes a [`serve`](Self::serve) waiting now return at once.
     fn wake(&self) {
-        // SAFETY: our live queue handle.
-        unsafe { rd::rd_kafka_queue_yield(self.queue.as_ptr()) };
+        self.queue.wake();
     }
 }
 
 /// Delivers the reports of delivery event `event`, all under one lock; returns how many.
-///
-/// # Safety
-/// `event` is a live `RD_KAFKA_EVENT_DR` event.
-unsafe fn deliver(context: &DeliveryContext, event: *mut rd::rd_kafka_event_t) -> usize {
+fn deliver(context: &DeliveryContext, event: &Event) -> usize {
     MESSAGES.with(|messages| match messages.try_borrow_mut() {
-        // SAFETY: per this function's contract.
-        Ok(mut messages) => unsafe { deliver_into(context, event, &mut messages) },
+        Ok(mut messages) => deliver_into(context, event, &mut messages),
         // Served again from inside a delivery (a waker that polls inline): a list of its own,
         // so that no report is dropped.
-        // SAFETY: per this function's contract.
-        Err(_) => unsafe { deliver_into(context, event, &mut Vec::new()) },
+        Err(_) => deliver_into(context, event, &mut Vec::new()),
     })
 }
 
 /// [`deliver`], listing the event's records in `messages`.
-///
-/// # Safety
-/// `event` is a live `RD_KAFKA_EVENT_DR` event.
-unsafe fn deliver_into(
+fn deliver_into(
     context: &DeliveryContext,
-    event: *mut rd::rd_kafka_event_t,
+    event: &Event,
     messages: &mut Vec<*mut rd::rd_kafka_message_t>,
 ) -> usize {
-    // SAFETY: per this function's contract; librdkafka writes at most `capacity` pointers,
-    // valid while the event lives.
-    unsafe {
-        let capacity = rd::rd_kafka_event_message_count(event);
-        messages.clear();
-        messages.reserve(capacity);
-        let n = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr().cast(), capacity);
-        messages.set_len(n.min(capacity));
-    }
-    let outcome = |message: &rd::rd_kafka_message_t| match message.err {
-        rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => {
-            Ok((message.partition, message.offset))
-        }
-        code => Err(RDKafkaErrorCode::from(code)),
-    };
-    // SAFETY (both closures): the messages are live while the event is.
-    let detached = |message: &&*mut rd::rd_kafka_message_t| {
-        unsafe { &***message }._private as usize == DETACHED
-    };
+    let reports = event.reports(messages);
     let (mut detached_ok, mut detached_failed) = (0u64, Vec::new());
-    for message in messages.iter().filter(detached) {
-        // SAFETY: as above; the topic handle and its name live as long as the message.
-        let message = unsafe { &**message };
-        match outcome(message) {
+    for report in reports.iter().filter(|r| r.opaque() == DETACHED) {
+        match report.outcome() {
             Ok(_) => detached_ok += 1,
-            Err(code) => {
-                let topic = unsafe { text(rd::rd_kafka_topic_name(message.rkt)) };
-                detached_failed.push((topic, code));
-            }
+            Err(code) => detached_failed.push((report.topic(), code)),
         }
     }
     if detached_ok > 0 || !detached_failed.is_empty() {
         context.detached(detached_ok, detached_failed);
     }
-    let reports = messages.iter().filter(|m| !detached(m)).map(|message| {
-        // SAFETY: as above.
-        let message = unsafe { &**message };
-        Reported {
-            index: message._private as usize,
-            outcome: outcome(message),
-        }
-    });
-    context.delivered(reports);
-    messages.len()
-}
-
-/// A C string of librdkafka's, or "" for none.
-///
-/// # Safety
-/// `text` is null or a live NUL-terminated string.
-unsafe fn text<'a>(text: *const std::ffi::c_char) -> std::borrow::Cow<'a, str> {
-    if text.is_null() {
-        return "".into();
-    }
-    // SAFETY: per this function's contract.
-    unsafe { CStr::from_ptr(text) }.to_string_lossy()
+    context.delivered(
+        reports
+            .iter()
+            .filter(|r| r.opaque() != DETACHED)
+            .map(|report| Reported {
+                index: report.opaque(),
+                outcome: report.outcome(),
+            }),
+    );
+    reports.len()
 }
 
 /// librdkafka's syslog level as rust-rdkafka names it.

@@ -7,29 +7,39 @@
 //! - [`ptr`]: the owning pointer.
 //! - [`message`]: a record as librdkafka hands it out, read without copying.
 //! - [`queue`]: a partition's own queue, split from its consumer's, read a batch at a time.
+//! - [`events`]: a producer's events (delivery reports a whole event at a time).
 //! - [`produce`]: records handed to librdkafka through a topic handle made once per topic.
 //! - [`mock`]: the mock cluster, shared across threads.
 //! - [`DropOffRuntime`]: a client whose destroy blocks, dropped off the async runtime.
+//! - [`acl`]: CreateAcls, DescribeAcls, DeleteAcls.
+//! - [`alter`] and [`scram`]: IncrementalAlterConfigs and AlterUserScramCredentials.
 //! - [`admin`]: admin requests rust-rdkafka does not wrap (ACLs, SCRAM, incremental configs),
 //!   their result events, C strings, and new SASL credentials.
 
+pub(crate) mod acl;
 pub(crate) mod admin;
+pub(crate) mod alter;
+pub(crate) mod events;
 pub(crate) mod message;
 pub(crate) mod mock;
 pub(crate) mod produce;
 pub(crate) mod ptr;
 pub(crate) mod queue;
+pub(crate) mod scram;
 
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 
 pub use admin::Admin;
 pub(crate) use admin::{ErrStr, Request, c_string, error_text, set_sasl_credentials, text};
+pub(crate) use alter::set_topic_configs;
+pub(crate) use events::{Event, EventKind, MainQueue, flush};
 pub(crate) use message::{Fetched, HeldRecord, Message, Record};
 pub(crate) use mock::SharedMockCluster;
 pub(crate) use produce::{Refused, TopicHandles};
 pub(crate) use ptr::NativePtr;
 pub(crate) use queue::PartitionQueue;
+pub(crate) use scram::upsert_scram_credential;
 
 /// A value whose drop may block (a librdkafka client's destroy), dropped on a thread of its
 /// own when it is dropped on a tokio runtime's thread.

@@ -1,24 +1,12 @@
 //! IncrementalAlterConfigs for topics (rust-rdkafka wraps only the legacy AlterConfigs,
 //! which resets every config it is not given to its default).
 
-#![allow(unsafe_code)]
-
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
 
+use super::{Admin, NativePtr, Request, c_string, error_text, text};
 use crate::Error;
-use crate::sys::{Admin, Request, c_string, error_text, text};
-
-/// Owns a native config resource and destroys it.
-struct Resource(*mut rd::rd_kafka_ConfigResource_t);
-
-impl Drop for Resource {
-    fn drop(&mut self) {
-        // SAFETY: the resource came from rd_kafka_ConfigResource_new and is destroyed once.
-        unsafe { rd::rd_kafka_ConfigResource_destroy(self.0) };
-    }
-}
 
 /// Sets `configs` (key, value) on `topic`, leaving its other configs as they are.
 pub(crate) fn set_topic_configs(
@@ -31,29 +19,34 @@ pub(crate) fn set_topic_configs(
         return Ok(());
     }
     let name = c_string("topic", topic)?;
-    // SAFETY: name is NUL-terminated and outlives the call (librdkafka copies it).
-    let resource = Resource(unsafe {
-        rd::rd_kafka_ConfigResource_new(
+    // SAFETY: name is NUL-terminated and outlives the call (librdkafka copies it); the
+    // resource is ours.
+    let resource = unsafe {
+        NativePtr::from_ptr(rd::rd_kafka_ConfigResource_new(
             rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
             name.as_ptr(),
-        )
-    });
+        ))
+    }
+    .ok_or_else(|| Error::Admin {
+        what: format!("configs of topic `{topic}`"),
+        message: "librdkafka made no config resource".into(),
+    })?;
     for (key, value) in configs {
         let key_c = c_string("config key", key)?;
         let value_c = c_string("config value", value)?;
         // SAFETY: resource is live; the strings outlive the call (librdkafka copies them).
         let error = unsafe {
             rd::rd_kafka_ConfigResource_add_incremental_config(
-                resource.0,
+                resource.ptr(),
                 key_c.as_ptr(),
                 rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
                 value_c.as_ptr(),
             )
         };
-        // SAFETY: a non-null error is ours to read and destroy, once.
-        if let Some(why) = unsafe { error_text(error) } {
-            // SAFETY: error is non-null and destroyed only here.
-            unsafe { rd::rd_kafka_error_destroy(error) };
+        // SAFETY: a non-null error is ours, destroyed when it drops, read before that.
+        if let Some(error) = unsafe { NativePtr::from_ptr(error) } {
+            // SAFETY: live until dropped.
+            let why = unsafe { error_text(error.ptr()) }.unwrap_or_default();
             return Err(Error::Admin {
                 what: format!("setting `{key}`=`{value}` on topic `{topic}`"),
                 message: why,
@@ -64,7 +57,7 @@ pub(crate) fn set_topic_configs(
     let keys: Vec<&str> = configs.iter().map(|(k, _)| k.as_str()).collect();
     let what = format!("setting {} on topic `{topic}`", keys.join(", "));
     let request = Request::new(admin, op, timeout, what)?;
-    let mut resources = [resource.0];
+    let mut resources = [resource.ptr()];
     // SAFETY: the array is valid for the call (librdkafka copies the resource); the
     // request's handle, options and queue are live.
     unsafe {
