@@ -13,12 +13,15 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 # Launch the broker first: the JVM boots while cargo compiles.
-real_pid=
+real_pid= mock_pid=
 stop_all() {
-  if [[ -n $real_pid ]] && kill -0 "$real_pid" 2>/dev/null; then
-    pkill -TERM -P "$real_pid" 2>/dev/null || true
-    kill "$real_pid" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $real_pid $mock_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      pkill -TERM -P "$pid" 2>/dev/null || true
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
   bash broker/kafka.sh stop
 }
 trap stop_all EXIT
@@ -65,11 +68,13 @@ if [[ -f $broker_env && ( -z ${KAFKA_BOOTSTRAP_SERVERS:-} || ${KAFKA_TEST_BROKER
   source "$broker_env"
 fi
 
-# Two lanes side by side, the binaries of each one after another, as `cargo test` runs them
+# Three lanes side by side, the binaries of each one after another, as `cargo test` runs them
 # (in their package's directory, with CARGO_MANIFEST_DIR and CARGO set): the real-broker tests
 # (the kafka-utils-tests package: this broker, and the three-broker cluster of the fault
-# tests), and everything else (doc and ui tests, unit tests, and the runtime's own tests on
-# librdkafka's in-process mock cluster, which share nothing with the broker).
+# tests), the runtime's own tests (the kafka-utils package, on librdkafka's in-process mock
+# cluster, which shares nothing with the broker), and everything else (doc and ui tests, the
+# other crates' unit tests).
+
 # The toolchain's libraries (a proc-macro crate's tests link libstd dynamically) and the
 # build's own, as cargo puts them on the library path.
 lib_path="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib:$(dirname "$(test_binaries | head -n 1 | cut -d' ' -f2)")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -85,20 +90,31 @@ run_lane() {
   printf '\n     lane done in %s s\n' "$((SECONDS - started))"
   return "$failed"
 }
-step "cargo test: $count test binaries and the doc tests, the real-broker tests in a lane of their own"
+step "cargo test: $count test binaries and the doc tests, in three lanes"
+in_package() { awk -v d="$PWD/$1" '$1 == d'; }
 real_log=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-real-broker.XXXXXX")
-test_binaries | awk -v d="$PWD/tests" '$1 == d' | run_lane >"$real_log" 2>&1 &
+mock_log=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-mock-cluster.XXXXXX")
+test_binaries | in_package tests | run_lane >"$real_log" 2>&1 &
 real_pid=$!
+test_binaries | in_package kafka-utils | run_lane >"$mock_log" 2>&1 &
+mock_pid=$!
 rest=0
 cargo test --workspace --locked --doc || rest=$?
-test_binaries | awk -v d="$PWD/tests" '$1 != d' | run_lane || rest=1
+test_binaries | awk -v a="$PWD/tests" -v b="$PWD/kafka-utils" '$1 != a && $1 != b' | run_lane || rest=1
+mock=0
+wait "$mock_pid" || mock=$?
 real=0
 wait "$real_pid" || real=$?
+printf '\n== the runtime'"'"'s tests on the mock cluster (kafka-utils)\n' >&2
+cat "$mock_log" >&2
 printf '\n== the real-broker tests (kafka-utils-tests)\n' >&2
 cat "$real_log" >&2
-rm -f "$real_log" "$tests_json"
-if ((rest || real)); then
-  printf '\n== FAILED:%s%s\n' "$( ((rest)) && printf ' the doc, ui, unit and mock-cluster tests;')" "$( ((real)) && printf ' the real-broker tests')" >&2
+rm -f "$real_log" "$mock_log" "$tests_json"
+if ((rest || mock || real)); then
+  printf '\n== FAILED:%s%s%s\n' \
+    "$( ((rest)) && printf ' the doc, ui and unit tests;')" \
+    "$( ((mock)) && printf ' the mock-cluster tests (kafka-utils);')" \
+    "$( ((real)) && printf ' the real-broker tests (kafka-utils-tests)')" >&2
   exit 1
 fi
 
