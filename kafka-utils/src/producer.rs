@@ -67,14 +67,18 @@ use crate::trace;
 mod delivery;
 mod poller;
 mod queueing;
+mod report;
 mod slots;
+mod waiting;
 
 use crate::sys::TopicHandles;
-pub use delivery::{BatchDelivery, Delivered, DeliveryFuture, DeliveryTotals};
-use delivery::{BatchState, DeliveryContext, Totals, produce_span};
+use delivery::{DeliveryContext, produce_span};
 use poller::{Events, Poller};
-use queueing::{Placement, Retry};
-use slots::{DETACHED, Slots, Target};
+use queueing::{Filled, Placement, Retry};
+use report::{BatchState, Totals};
+pub use report::{Delivered, DeliveryTotals};
+use slots::{Opaque, Slots, Target};
+pub use waiting::{BatchDelivery, DeliveryFuture};
 
 /// A record to send: the message, and optionally a key, headers and a partition.
 #[derive(Debug)]
@@ -373,7 +377,9 @@ impl<U: User, C> Producer<U, C> {
         async move {
             let (mut reserved, traceparent) = self.reserve(T::NAME, Target::One);
             let traceparent = traceparent.as_deref();
-            if let Some(retry) = self.enqueue_record(&record, reserved.index, traceparent)? {
+            if let Some(retry) =
+                self.enqueue_record(&record, Opaque::Entry(reserved.index), traceparent)?
+            {
                 retry.await?;
             }
             Ok(reserved.queued())
@@ -448,15 +454,17 @@ impl<U: User, C> Producer<U, C> {
             let span = produce_span(T::NAME);
             if span.is_disabled() && self.inner.producer().context().metrics.get().is_none() {
                 // Nothing to keep until the report: no entry, the report is only counted.
-                if let Some(retry) = self.enqueue_record(&record, DETACHED, None)? {
+                if let Some(retry) = self.enqueue_record(&record, Opaque::Detached, None)? {
                     retry.await?;
                 }
                 return Ok(());
             }
             let (mut reserved, traceparent) = self.reserve_spanned(T::NAME, span, Target::Detached);
-            if let Some(retry) =
-                self.enqueue_record(&record, reserved.index, traceparent.as_deref())?
-            {
+            if let Some(retry) = self.enqueue_record(
+                &record,
+                Opaque::Entry(reserved.index),
+                traceparent.as_deref(),
+            )? {
                 retry.await?;
             }
             reserved.queued = true;
@@ -485,15 +493,23 @@ impl<U: User, C> Producer<U, C> {
         let fill = |buffer: &mut Vec<u8>, key_buffer: &mut Vec<u8>| {
             buffer.extend_from_slice(payload.unwrap_or_default());
             key_buffer.extend_from_slice(key.unwrap_or_default());
-            Ok((payload.is_some(), key.is_some()))
+            Ok(Filled {
+                payload: payload.is_some(),
+                key: key.is_some(),
+            })
         };
         let place = Placement {
             topic,
             partition: None,
             headers,
         };
-        self.enqueue(place, fill, reserved.index, traceparent.as_deref())
-            .await?;
+        self.enqueue(
+            place,
+            fill,
+            Opaque::Entry(reserved.index),
+            traceparent.as_deref(),
+        )
+        .await?;
         Ok(reserved.queued())
     }
 
@@ -515,7 +531,11 @@ impl<U: User, C> Producer<U, C> {
         for (index, record) in records.iter().enumerate() {
             let target = Target::Batch(Arc::clone(&state), index);
             let (mut reserved, traceparent) = self.reserve(T::NAME, target);
-            let queued = match self.enqueue_record(record, reserved.index, traceparent.as_deref()) {
+            let queued = match self.enqueue_record(
+                record,
+                Opaque::Entry(reserved.index),
+                traceparent.as_deref(),
+            ) {
                 Ok(None) => Ok(()),
                 Ok(Some(retry)) => retry.await,
                 Err(e) => Err(e),
@@ -535,7 +555,7 @@ impl<U: User, C> Producer<U, C> {
     fn enqueue_record<'b, T>(
         &'b self,
         record: &'b Record<'_, T>,
-        slot: usize,
+        opaque: Opaque,
         traceparent: Option<&'b str>,
     ) -> Result<Option<Retry<impl Future<Output = Result<(), Error>> + 'b>>, Error>
     where
@@ -555,15 +575,18 @@ impl<U: User, C> Producer<U, C> {
                 validator.check(payload)?;
             }
             let has_key = record.key.is_some_and(|k| k.write_key(key));
-            Ok((true, has_key))
+            Ok(Filled {
+                payload: true,
+                key: has_key,
+            })
         };
         let place = Placement {
             topic: T::NAME,
             partition: record.partition,
             headers: &record.headers,
         };
-        let kept = self.offer(&place, fill, slot, traceparent)?;
-        Ok(kept.map(|kept| Box::pin(self.requeue(place, kept, slot, traceparent))))
+        let kept = self.offer(&place, fill, opaque, traceparent)?;
+        Ok(kept.map(|kept| Box::pin(self.requeue(place, kept, opaque, traceparent))))
     }
 
     /// How many records are queued or in flight.

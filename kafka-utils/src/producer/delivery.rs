@@ -2,8 +2,7 @@
 //! for its report.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
@@ -15,100 +14,8 @@ use crate::Error;
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::refusal::{Refusal, is_login_failure, is_purged, refused};
 
-use super::slots::{DETACHED, Lost, Reported, Slots};
-
-/// Where a record landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivered {
-    /// The topic.
-    pub topic: &'static str,
-    /// The partition.
-    pub partition: i32,
-    /// The record's offset in the partition.
-    pub offset: i64,
-}
-
-pub(super) type Report = Result<Delivered, Error>;
-
-/// How many records of a producer (and its clones) were reported so far: written, or
-/// failed for good. Every record counts, awaited or sent detached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DeliveryTotals {
-    /// Acknowledged by the cluster.
-    pub delivered: u64,
-    /// Failed (their errors went to their futures, or to the log for records nobody awaits).
-    pub failed: u64,
-}
-
-/// The running [`DeliveryTotals`].
-#[derive(Default)]
-pub(super) struct Totals {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl Totals {
-    /// Counts `delivered` and `failed` more.
-    pub(super) fn add(&self, delivered: u64, failed: u64) {
-        if delivered > 0 {
-            self.delivered.fetch_add(delivered, Ordering::Relaxed);
-        }
-        if failed > 0 {
-            self.failed.fetch_add(failed, Ordering::Relaxed);
-        }
-    }
-
-    pub(super) fn get(&self) -> DeliveryTotals {
-        DeliveryTotals {
-            delivered: self.delivered.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// The reports of a [`BatchDelivery`], filled in as they come.
-pub(super) struct BatchState {
-    reports: std::sync::Mutex<Vec<Option<Report>>>,
-    remaining: AtomicUsize,
-    done: Notify,
-}
-
-impl BatchState {
-    /// Waiting for `records` reports.
-    pub(super) fn new(records: usize) -> Self {
-        BatchState {
-            reports: std::sync::Mutex::new((0..records).map(|_| None).collect()),
-            remaining: AtomicUsize::new(records),
-            done: Notify::new(),
-        }
-    }
-
-    /// Report `place` came.
-    pub(super) fn complete(&self, place: usize, report: Report) {
-        if let Some(slot) = self.lock().get_mut(place) {
-            *slot = Some(report);
-        }
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.done.notify_one();
-        }
-    }
-
-    /// How many reports are still to come.
-    pub(super) fn remaining(&self) -> usize {
-        self.remaining.load(Ordering::Acquire)
-    }
-
-    /// The reports so far, taken out.
-    pub(super) fn take(&self) -> Vec<Option<Report>> {
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<Report>>> {
-        self.reports
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use super::report::Totals;
+use super::slots::{Lost, Opaque, Reported, Slots};
 
 /// Completes delivery futures, and wakes senders waiting for queue space.
 pub(super) struct DeliveryContext {
@@ -312,7 +219,7 @@ impl ProducerContext for DeliveryContext {
     /// A report served by rust-rdkafka rather than [`super::poller`]: only while the
     /// producer is dropped, for what the last flush left (nobody waits for space then).
     fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
-        if index == DETACHED {
+        if Opaque::from_raw(index) == Opaque::Detached {
             match result {
                 Ok(_) => self.detached(1, []),
                 Err((error, message)) => {
@@ -327,93 +234,5 @@ impl ProducerContext for DeliveryContext {
             Err((error, _)) => Err(error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail)),
         };
         self.delivered([Reported { index, outcome }]);
-    }
-}
-
-/// The delivery report of one record: resolves once the broker acknowledged it (or it
-/// failed for good).
-#[must_use = "a delivery report says whether the record was written"]
-pub struct DeliveryFuture {
-    pub(super) slots: Arc<Slots>,
-    /// The record's entry, or [`TAKEN`] once the report was taken (the entry is free, maybe
-    /// already another record's). Two words: a caller may keep many futures pending.
-    pub(super) index: usize,
-}
-
-/// The index of a [`DeliveryFuture`] whose report was taken.
-const TAKEN: usize = usize::MAX;
-
-impl DeliveryFuture {
-    /// The future of the report of entry `index` of `slots`.
-    pub(super) fn new(slots: Arc<Slots>, index: usize) -> Self {
-        DeliveryFuture { slots, index }
-    }
-}
-
-impl std::fmt::Debug for DeliveryFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliveryFuture")
-            .field("done", &(self.index == TAKEN))
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::future::Future for DeliveryFuture {
-    type Output = Result<Delivered, Error>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        if self.index == TAKEN {
-            return std::task::Poll::Ready(Err(Error::Runtime(
-                "the record's delivery report was already taken".into(),
-            )));
-        }
-        let polled = self.slots.poll_report(self.index, cx.waker());
-        if polled.is_ready() {
-            self.index = TAKEN;
-        }
-        polled
-    }
-}
-
-impl Drop for DeliveryFuture {
-    fn drop(&mut self) {
-        if self.index != TAKEN {
-            self.slots.unwatch(self.index);
-        }
-    }
-}
-
-/// The delivery reports of a batch, in the order the records were given.
-#[must_use = "delivery reports say whether the records were written"]
-pub struct BatchDelivery {
-    pub(super) state: Arc<BatchState>,
-}
-
-impl std::fmt::Debug for BatchDelivery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchDelivery")
-            .field("remaining", &self.state.remaining())
-            .finish()
-    }
-}
-
-impl BatchDelivery {
-    /// Waits for every report.
-    pub async fn wait(self) -> Vec<Result<Delivered, Error>> {
-        loop {
-            let notified = self.state.done.notified();
-            if self.state.remaining() == 0 {
-                break;
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
-        }
-        self.state
-            .take()
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::Runtime("missing delivery report".into()))))
-            .collect()
     }
 }

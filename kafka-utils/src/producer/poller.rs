@@ -20,7 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, Producer as _};
 
 use super::delivery::DeliveryContext;
-use super::slots::{DETACHED, Reported};
+use super::slots::{Opaque, Reported};
 use crate::Error;
 use crate::sys::{Event, EventKind, MainQueue};
 
@@ -113,7 +113,8 @@ fn deliver_into(
 ) -> usize {
     let reports = event.reports(messages);
     let (mut detached_ok, mut detached_failed) = (0u64, Vec::new());
-    for report in reports.iter().filter(|r| r.opaque() == DETACHED) {
+    let detached = |opaque: usize| Opaque::from_raw(opaque) == Opaque::Detached;
+    for report in reports.iter().filter(|r| detached(r.opaque())) {
         match report.outcome() {
             Ok(_) => detached_ok += 1,
             Err(code) => detached_failed.push((report.topic(), code)),
@@ -125,7 +126,7 @@ fn deliver_into(
     context.delivered(
         reports
             .iter()
-            .filter(|r| r.opaque() != DETACHED)
+            .filter(|r| !detached(r.opaque()))
             .map(|report| Reported {
                 index: report.opaque(),
                 outcome: report.outcome(),

@@ -9,12 +9,23 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _};
 
 use super::Producer;
+use super::slots::Opaque;
 use crate::Error;
 use crate::access::User;
 use crate::sys::Refused;
 use crate::trace;
 
 /// Where a record goes and the headers it carries.
+/// Which parts of a record `fill` wrote (a part not written is null).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Filled {
+    /// The payload.
+    pub(super) payload: bool,
+    /// The key.
+    pub(super) key: bool,
+}
+
+/// Where a record goes.
 pub(super) struct Placement<'a> {
     pub(super) topic: &'static str,
     pub(super) partition: Option<i32>,
@@ -50,13 +61,13 @@ impl<U: User, C> Producer<U, C> {
     pub(super) async fn enqueue(
         &self,
         place: Placement<'_>,
-        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
-        slot: usize,
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<Filled, Error>,
+        opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<(), Error> {
-        match self.offer(&place, fill, slot, traceparent)? {
+        match self.offer(&place, fill, opaque, traceparent)? {
             None => Ok(()),
-            Some(kept) => Box::pin(self.requeue(place, kept, slot, traceparent)).await,
+            Some(kept) => Box::pin(self.requeue(place, kept, opaque, traceparent)).await,
         }
     }
 
@@ -70,8 +81,8 @@ impl<U: User, C> Producer<U, C> {
     pub(super) fn offer(
         &self,
         place: &Placement<'_>,
-        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
-        slot: usize,
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<Filled, Error>,
+        opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<Option<Kept>, Error> {
         if let Some(refusal) = self.inner.producer().context().refusal.get() {
@@ -80,9 +91,9 @@ impl<U: User, C> Producer<U, C> {
         BUFFERS.with(|buffers| {
             let Ok(mut buffers) = buffers.try_borrow_mut() else {
                 // Only a codec that sends from inside `encode` gets here: fresh buffers.
-                return self.offer_in(place, fill, slot, traceparent, &mut Default::default());
+                return self.offer_in(place, fill, opaque, traceparent, &mut Default::default());
             };
-            self.offer_in(place, fill, slot, traceparent, &mut buffers)
+            self.offer_in(place, fill, opaque, traceparent, &mut buffers)
         })
     }
 
@@ -90,19 +101,19 @@ impl<U: User, C> Producer<U, C> {
     fn offer_in(
         &self,
         place: &Placement<'_>,
-        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<(bool, bool), Error>,
-        slot: usize,
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> Result<Filled, Error>,
+        opaque: Opaque,
         traceparent: Option<&str>,
         (payload, key): &mut (Vec<u8>, Vec<u8>),
     ) -> Result<Option<Kept>, Error> {
         payload.clear();
         key.clear();
-        let (has_payload, has_key) = fill(payload, key)?;
+        let filled = fill(payload, key)?;
         let (payload, key) = (
-            has_payload.then_some(payload.as_slice()),
-            has_key.then_some(key.as_slice()),
+            filled.payload.then_some(payload.as_slice()),
+            filled.key.then_some(key.as_slice()),
         );
-        if !self.produce(place, payload, key, slot, traceparent)? {
+        if !self.produce(place, payload, key, opaque, traceparent)? {
             return Ok(Some(Kept {
                 payload: payload.map(<[u8]>::to_vec),
                 key: key.map(<[u8]>::to_vec),
@@ -117,7 +128,7 @@ impl<U: User, C> Producer<U, C> {
         &self,
         place: Placement<'_>,
         kept: Kept,
-        slot: usize,
+        opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<(), Error> {
         loop {
@@ -126,7 +137,7 @@ impl<U: User, C> Producer<U, C> {
                 return Err(refusal);
             }
             let (payload, key) = (kept.payload.as_deref(), kept.key.as_deref());
-            if self.produce(&place, payload, key, slot, traceparent)? {
+            if self.produce(&place, payload, key, opaque, traceparent)? {
                 self.queued();
                 return Ok(());
             }
@@ -153,7 +164,7 @@ impl<U: User, C> Producer<U, C> {
         place: &Placement<'_>,
         payload: Option<&[u8]>,
         key: Option<&[u8]>,
-        slot: usize,
+        opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<bool, Error> {
         // The caller's own `traceparent` wins over the span's.
@@ -166,10 +177,10 @@ impl<U: User, C> Producer<U, C> {
                 place.partition,
                 payload,
                 key,
-                slot,
+                opaque.to_raw(),
             )
         } else {
-            self.produce_with_headers(place, payload, key, slot, traceparent)
+            self.produce_with_headers(place, payload, key, opaque, traceparent)
         };
         match sent {
             Ok(()) => Ok(true),
@@ -188,10 +199,10 @@ impl<U: User, C> Producer<U, C> {
         place: &Placement<'_>,
         payload: Option<&[u8]>,
         key: Option<&[u8]>,
-        slot: usize,
+        opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<(), Refused> {
-        let mut base = BaseRecord::with_opaque_to(place.topic, slot);
+        let mut base = BaseRecord::with_opaque_to(place.topic, opaque.to_raw());
         if let Some(payload) = payload {
             base = base.payload(payload);
         }

@@ -18,13 +18,39 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::delivery::{BatchState, Delivered, Report};
+use super::report::{BatchState, Delivered, Report};
 use crate::Error;
 
-/// The opaque of a detached record that needs no entry (no span, no metrics): never an
-/// entry's index, as no table grows that large. Its report is counted and, if it failed,
-/// logged (see `DeliveryContext::detached`).
-pub(super) const DETACHED: usize = usize::MAX;
+/// What a record's opaque names: its entry in the table, or none (a detached record that
+/// needs no entry: no span, no metrics; its report is counted and, if it failed, logged:
+/// see `DeliveryContext::detached`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Opaque {
+    /// No entry.
+    Detached,
+    /// The entry at this index.
+    Entry(usize),
+}
+
+impl Opaque {
+    /// librdkafka's opaque is an integer: the entry's index, or `usize::MAX` for none (no
+    /// table grows that large).
+    pub(super) const fn to_raw(self) -> usize {
+        match self {
+            Opaque::Detached => usize::MAX,
+            Opaque::Entry(index) => index,
+        }
+    }
+
+    /// The opaque librdkafka handed back.
+    pub(super) const fn from_raw(raw: usize) -> Self {
+        if raw == usize::MAX {
+            Opaque::Detached
+        } else {
+            Opaque::Entry(raw)
+        }
+    }
+}
 
 /// Where a record's report goes.
 pub(super) enum Target {
