@@ -125,7 +125,7 @@ mod worker;
 
 pub use context::Context;
 
-use crate::probe::ConsumerProbe;
+use crate::consumer::ConsumerProbe;
 use crate::producer::Producer;
 use crate::settings::Settings;
 use dispatch::Dispatch;

@@ -75,13 +75,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use rdkafka::message::{Headers as _, Message};
 
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, User};
 use crate::codec::{Codec, CodecError, Json, KafkaKey};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
-use crate::probe::ConsumerProbe;
 use crate::producer::Producer;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
@@ -91,17 +89,18 @@ mod engine;
 mod group;
 mod held;
 mod partitions;
+mod probe;
 mod raw;
 mod receive;
 
 pub(crate) use crate::sys::Record;
 pub use builder::ConsumerBuilder;
-pub(crate) use engine::{
-    Engine, Shared, Spec, commit_and_close, commit_stored, off_the_runtime, receive_error,
-};
+pub(crate) use engine::{Engine, Shared, Spec, commit_and_close, commit_stored, receive_error};
 pub(crate) use group::{Revocation, group_for};
 pub(crate) use held::{HeldBatch, HeldRecord};
 pub(crate) use partitions::{Assignment, Taken as Take};
+pub use probe::ConsumerProbe;
+pub(crate) use probe::ProbeState;
 pub use raw::RawRecord;
 use receive::Receiver;
 
@@ -200,32 +199,7 @@ pub(crate) fn static_topic(topics: &[&'static str], message: &impl Record) -> &'
     }
 }
 
-/// A record's headers, copied, in order (`None` for a null value): the shape of
-/// [`Received::headers`], for records read with rdkafka directly.
-///
-/// ```
-/// use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
-///
-/// let headers = OwnedHeaders::new()
-///     .insert(Header { key: "lang", value: Some("en") })
-///     .insert(Header { key: "empty", value: None::<&str> });
-/// let message = OwnedMessage::new(None, None, "t".into(), Timestamp::NotAvailable, 0, 0, Some(headers));
-/// assert_eq!(
-///     kafka_utils::consumer::owned_headers(&message),
-///     [("lang".to_string(), Some(b"en".to_vec())), ("empty".to_string(), None)]
-/// );
-/// ```
-pub fn owned_headers(message: &impl Message) -> Vec<(String, Option<Vec<u8>>)> {
-    message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use crate::sys::owned_headers;
 
 /// Copies a record's metadata and decodes its value.
 pub(crate) fn decode<M, C: Codec<M>>(
@@ -304,7 +278,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
         shared
             .partitions()
             .acknowledge(shared.consumer(), topic, partition, offset)
-            .map_err(|refused| raw::not_acknowledged(topic, partition, offset, refused))
+            .map_err(|refused| partitions::not_acknowledged(topic, partition, offset, refused))
     }
 
     /// Marks every record of `batch` as handled, one store per partition.

@@ -63,7 +63,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Error;
 use crate::acl::{self, Admin};
-use crate::probe::ConsumerProbe;
+use crate::consumer::ConsumerProbe;
 use crate::settings::Settings;
 use crate::topology::Topology;
 

@@ -88,7 +88,10 @@ pub mod health;
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub mod logging;
 pub mod metrics;
-pub mod probe;
+/// The liveness of a running consumer, for the health check (it lives in [`consumer`]).
+pub mod probe {
+    pub use crate::consumer::ConsumerProbe;
+}
 pub mod producer;
 mod refusal;
 pub mod schema;

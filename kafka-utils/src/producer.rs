@@ -172,7 +172,7 @@ impl Drop for Inner {
         let mut topics = std::mem::take(&mut self.topics);
         let timeout = self.flush_timeout;
         let on_this_thread = tokio::runtime::Handle::try_current().is_err();
-        crate::consumer::off_the_runtime(move || {
+        crate::sys::off_the_runtime(move || {
             // librdkafka purges what is still queued when the producer is destroyed.
             if let Err(e) = events.flush(timeout) {
                 tracing::error!(error = %e, "records still queued when the producer was dropped");

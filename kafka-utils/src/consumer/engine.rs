@@ -32,12 +32,11 @@ use tokio::sync::watch;
 use super::group::{GroupContext, Revocation};
 use super::partitions::Partitions;
 use crate::Error;
+use crate::consumer::{ConsumerProbe, ProbeState};
 use crate::metrics::Metrics;
-use crate::probe::{ConsumerProbe, ProbeState};
 use crate::refusal::Refusal;
 use crate::settings::{Settings, client_error};
 use crate::sys::DropOffRuntime;
-pub(crate) use crate::sys::off_the_runtime;
 
 /// How often the group's thread comes back from a poll to look at its flags.
 const POLL: Duration = Duration::from_millis(50);

@@ -9,8 +9,8 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::Error;
 use crate::access::User;
+use crate::consumer::ProbeState;
 use crate::metrics::Metrics;
-use crate::probe::ProbeState;
 use crate::refusal::{Refusal, is_login_failure, refused};
 
 use super::partitions::{Assignment, Partitions};

@@ -40,12 +40,12 @@ use std::sync::{Arc, Mutex};
 use rdkafka::TopicPartitionList;
 use rdkafka::bindings as rd;
 use rdkafka::client::NativeClient;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use tokio::sync::Notify;
 
-use super::group::GroupContext;
+use crate::Error;
 use crate::sys::{Message, PartitionQueue, Record};
 
 /// One assignment of one partition to this consumer, from the rebalance that assigned it to
@@ -96,9 +96,9 @@ impl Assignment {
 
     /// Stores `offset` (the record's; librdkafka stores the next one) for the next commit,
     /// unless this assignment is over. `Ok(false)`: it is over, nothing stored.
-    pub(crate) fn store(
+    pub(crate) fn store<C: ConsumerContext>(
         &self,
-        consumer: &BaseConsumer<GroupContext>,
+        consumer: &BaseConsumer<C>,
         offset: i64,
     ) -> Result<bool, KafkaError> {
         let revoked = self.lock_revoked();
@@ -392,9 +392,9 @@ impl Partitions {
     /// Stores `offset` of `topic`/`partition` (a record handed out in its current assignment,
     /// not past one that waits for a decision) for the next commit, and lets the partition go
     /// on when that is the record it waits for.
-    pub(crate) fn acknowledge(
+    pub(crate) fn acknowledge<C: ConsumerContext>(
         &self,
-        consumer: &BaseConsumer<GroupContext>,
+        consumer: &BaseConsumer<C>,
         topic: &str,
         partition: i32,
         offset: i64,
@@ -447,6 +447,41 @@ fn hand_out(
             partition.held = Some(at);
             false
         }
+    }
+}
+
+/// The error of an acknowledgement of `offset` of `topic`/`partition` that was `refused`.
+pub(crate) fn not_acknowledged(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    refused: Refused,
+) -> Error {
+    let reason = match refused {
+        Refused::NotAssigned => "the partition is not assigned to this consumer (it was revoked: \
+                                 its next owner receives its unacknowledged records again)"
+            .to_string(),
+        Refused::NotDelivered {
+            first: Some(first),
+            last: Some(last),
+        } => format!(
+            "it was not received in the partition's current assignment (received: offsets \
+             {first} to {last})"
+        ),
+        Refused::NotDelivered { .. } => {
+            "no record of the partition was received in its current assignment".to_string()
+        }
+        Refused::PastUndecided(held) => format!(
+            "the record at offset {held} before it was not decided about: skip it \
+             (`Consumer::skip`) or dead-letter it (`Consumer::dead_letter`) first"
+        ),
+        Refused::Kafka(e) => format!("librdkafka refused to store it: {e}"),
+    };
+    Error::NotAcknowledged {
+        topic: topic.to_string(),
+        partition,
+        offset,
+        reason,
     }
 }
 

@@ -1,8 +1,6 @@
 //! A record as it was fetched, for the application to decide about when it could not be
 //! decoded, and why an acknowledgement was refused.
 
-use super::partitions::Refused;
-use crate::Error;
 use crate::codec::CodecError;
 use crate::sys::Record;
 
@@ -61,40 +59,5 @@ impl std::fmt::Debug for RawRecord {
             .field("headers", &self.headers.len())
             .field("error", &self.error)
             .finish()
-    }
-}
-
-/// The error of an acknowledgement of `offset` of `topic`/`partition` that was `refused`.
-pub(crate) fn not_acknowledged(
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    refused: Refused,
-) -> Error {
-    let reason = match refused {
-        Refused::NotAssigned => "the partition is not assigned to this consumer (it was revoked: \
-                                 its next owner receives its unacknowledged records again)"
-            .to_string(),
-        Refused::NotDelivered {
-            first: Some(first),
-            last: Some(last),
-        } => format!(
-            "it was not received in the partition's current assignment (received: offsets \
-             {first} to {last})"
-        ),
-        Refused::NotDelivered { .. } => {
-            "no record of the partition was received in its current assignment".to_string()
-        }
-        Refused::PastUndecided(held) => format!(
-            "the record at offset {held} before it was not decided about: skip it \
-             (`Consumer::skip`) or dead-letter it (`Consumer::dead_letter`) first"
-        ),
-        Refused::Kafka(e) => format!("librdkafka refused to store it: {e}"),
-    };
-    Error::NotAcknowledged {
-        topic: topic.to_string(),
-        partition,
-        offset,
-        reason,
     }
 }

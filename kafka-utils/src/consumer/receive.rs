@@ -9,9 +9,9 @@ use super::{Received, Record, Shared, Take, decode, receive_error, static_topic}
 use crate::Error;
 use crate::access::User;
 use crate::codec::Codec;
+use crate::consumer::ConsumerProbe;
 use crate::consumer::RawRecord;
 use crate::metrics::TopicMetrics;
-use crate::probe::ConsumerProbe;
 use crate::schema::MessageValidator;
 
 /// The receiving half of a consumer.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Component, Status};
 use crate::acl::Admin;
-use crate::probe::ConsumerProbe;
+use crate::consumer::ConsumerProbe;
 use crate::topology::Topology;
 
 /// The time left until `deadline`, at least a millisecond (librdkafka reads zero as "do

@@ -11,7 +11,7 @@ use rdkafka::bindings::rd_kafka_ResourceType_t as Res;
 
 use super::{Admin, ErrStr, NativePtr, Request, c_string, error_text, text};
 use crate::Error;
-use crate::acl::LiveAcl;
+use crate::acl::live::LiveAcl;
 use crate::topology::AclBinding;
 
 const RESOURCE_TYPES: &[(Res, &str)] = &[

@@ -8,11 +8,10 @@ use std::sync::OnceLock;
 
 use rdkafka::bindings as rd;
 use rdkafka::error::KafkaError;
-use rdkafka::message::OwnedMessage;
+use rdkafka::message::{Headers as _, OwnedMessage};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::NativePtr;
-use crate::consumer::owned_headers;
 
 /// A record's headers, copied, in order (`None` for a null value).
 pub(crate) type Headers = Vec<(String, Option<Vec<u8>>)>;
@@ -282,4 +281,31 @@ impl HeldRecord {
     pub(crate) fn headers(&self) -> &Headers {
         self.headers.get_or_init(|| self.message.headers())
     }
+}
+
+/// A record's headers, copied, in order (`None` for a null value): the shape of
+/// [`Received::headers`], for records read with rdkafka directly.
+///
+/// ```
+/// use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+///
+/// let headers = OwnedHeaders::new()
+///     .insert(Header { key: "lang", value: Some("en") })
+///     .insert(Header { key: "empty", value: None::<&str> });
+/// let message = OwnedMessage::new(None, None, "t".into(), Timestamp::NotAvailable, 0, 0, Some(headers));
+/// assert_eq!(
+///     kafka_utils::consumer::owned_headers(&message),
+///     [("lang".to_string(), Some(b"en".to_vec())), ("empty".to_string(), None)]
+/// );
+/// ```
+pub fn owned_headers(message: &impl rdkafka::message::Message) -> Vec<(String, Option<Vec<u8>>)> {
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
 }

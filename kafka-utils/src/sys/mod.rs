@@ -34,6 +34,7 @@ pub use admin::Admin;
 pub(crate) use admin::{ErrStr, Request, c_string, error_text, set_sasl_credentials, text};
 pub(crate) use alter::set_topic_configs;
 pub(crate) use events::{Event, EventKind, MainQueue, flush};
+pub use message::owned_headers;
 pub(crate) use message::{Fetched, HeldRecord, Message, Record};
 pub(crate) use mock::SharedMockCluster;
 pub(crate) use produce::{Refused, TopicHandles};

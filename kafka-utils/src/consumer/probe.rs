@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use crate::consumer::Shared;
+use super::Shared;
 
 /// A consumer's liveness, as [`crate::health::HealthCheck::watch`] reads it. Get one from
 /// [`crate::consumer::Consumer::probe`] or [`crate::app::App::probe`]; clones share state.
