@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
+use rdkafka::producer::{Producer as _, PurgeConfig};
 use tokio::sync::Notify;
 
 use crate::Error;
@@ -65,6 +65,7 @@ use crate::topology::TopicSpec;
 use crate::trace;
 
 mod delivery;
+mod inner;
 mod poller;
 mod queueing;
 mod report;
@@ -73,6 +74,7 @@ mod waiting;
 
 use crate::sys::TopicHandles;
 use delivery::{DeliveryContext, produce_span};
+use inner::{Inner, Validators};
 use poller::{Events, Poller};
 use queueing::{Filled, Placement, Retry};
 use report::{BatchState, Totals};
@@ -113,81 +115,6 @@ impl<'a, T: Topic> Record<'a, T> {
     pub fn partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
         self
-    }
-}
-
-struct Inner {
-    /// The librdkafka producer and its events, served by `poller`.
-    events: Arc<Events>,
-    poller: Poller,
-    /// librdkafka's handle of each topic written to (destroyed before the producer).
-    topics: TopicHandles,
-    flush_timeout: Duration,
-    /// Each topic's validator, once asked for (with [`Producer::validate_schemas`]).
-    validation: std::sync::OnceLock<Validators>,
-}
-
-/// Compiled validators by topic (`None`: the topic's message type has no schema).
-type Validators =
-    std::sync::RwLock<std::collections::HashMap<&'static str, Option<Arc<MessageValidator>>>>;
-
-impl Inner {
-    fn producer(&self) -> &BaseProducer<DeliveryContext> {
-        &self.events.producer
-    }
-}
-
-impl crate::settings::Rotate for Inner {
-    fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
-        crate::sys::set_sasl_credentials(
-            self.producer().client().native_client(),
-            username,
-            password,
-        )
-    }
-
-    fn refusal(&self) -> Option<&Refusal> {
-        Some(&self.producer().context().refusal)
-    }
-}
-
-impl crate::refusal::Answers for Inner {
-    fn refusal(&self) -> &Refusal {
-        &self.producer().context().refusal
-    }
-
-    fn answers(&self, timeout: Duration) -> bool {
-        self.producer()
-            .client()
-            .fetch_metadata(None, timeout)
-            .is_ok()
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Flushing and destroying block: on a thread of their own when this is a runtime's.
-        let events = Arc::clone(&self.events);
-        let mut poller = std::mem::take(&mut self.poller);
-        let mut topics = std::mem::take(&mut self.topics);
-        let timeout = self.flush_timeout;
-        let on_this_thread = tokio::runtime::Handle::try_current().is_err();
-        crate::sys::off_the_runtime(move || {
-            // librdkafka purges what is still queued when the producer is destroyed.
-            if let Err(e) = events.flush(timeout) {
-                tracing::error!(error = %e, "records still queued when the producer was dropped");
-            }
-            poller.stop(&events);
-            topics.destroy();
-            if !on_this_thread {
-                // The producer goes with the last reference: let this `Inner` drop its own
-                // first, so that the last is this thread's.
-                while Arc::strong_count(&events) > 1 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            drop(events);
-        });
     }
 }
 
@@ -503,13 +430,14 @@ impl<U: User, C> Producer<U, C> {
             partition: None,
             headers,
         };
-        self.enqueue(
-            place,
-            fill,
-            Opaque::Entry(reserved.index),
-            traceparent.as_deref(),
-        )
-        .await?;
+        self.inner
+            .enqueue(
+                place,
+                fill,
+                Opaque::Entry(reserved.index),
+                traceparent.as_deref(),
+            )
+            .await?;
         Ok(reserved.queued())
     }
 
@@ -585,8 +513,8 @@ impl<U: User, C> Producer<U, C> {
             partition: record.partition,
             headers: &record.headers,
         };
-        let kept = self.offer(&place, fill, opaque, traceparent)?;
-        Ok(kept.map(|kept| Box::pin(self.requeue(place, kept, opaque, traceparent))))
+        let kept = self.inner.offer(&place, fill, opaque, traceparent)?;
+        Ok(kept.map(|kept| Box::pin(self.inner.requeue(place, kept, opaque, traceparent))))
     }
 
     /// How many records are queued or in flight.

@@ -8,10 +8,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _};
 
-use super::Producer;
+use super::inner::Inner;
 use super::slots::Opaque;
 use crate::Error;
-use crate::access::User;
 use crate::sys::Refused;
 use crate::trace;
 
@@ -54,7 +53,7 @@ thread_local! {
     };
 }
 
-impl<U: User, C> Producer<U, C> {
+impl Inner {
     /// Queues the record that `fill` writes (its payload and key, each `false` for null)
     /// where `place` says, waiting while librdkafka's queue is full. The record is encoded
     /// once: a record that met a full queue is kept as encoded for the next try.
@@ -85,7 +84,7 @@ impl<U: User, C> Producer<U, C> {
         opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<Option<Kept>, Error> {
-        if let Some(refusal) = self.inner.producer().context().refusal.get() {
+        if let Some(refusal) = self.producer().context().refusal.get() {
             return Err(refusal);
         }
         BUFFERS.with(|buffers| {
@@ -133,7 +132,7 @@ impl<U: User, C> Producer<U, C> {
     ) -> Result<(), Error> {
         loop {
             self.wait_for_space().await;
-            if let Some(refusal) = self.inner.producer().context().refusal.get() {
+            if let Some(refusal) = self.producer().context().refusal.get() {
                 return Err(refusal);
             }
             let (payload, key) = (kept.payload.as_deref(), kept.key.as_deref());
@@ -153,7 +152,7 @@ impl<U: User, C> Producer<U, C> {
             sent
         });
         if sent.is_multiple_of(POLL_EVERY) {
-            self.inner.events.serve(Duration::ZERO);
+            self.events.serve(Duration::ZERO);
         }
     }
 
@@ -171,8 +170,8 @@ impl<U: User, C> Producer<U, C> {
         let traceparent =
             traceparent.filter(|_| !place.headers.iter().any(|(k, _)| *k == trace::TRACEPARENT));
         let sent = if place.headers.is_empty() && traceparent.is_none() {
-            self.inner.topics.produce(
-                self.inner.producer().client().native_client(),
+            self.topics.produce(
+                self.producer().client().native_client(),
                 place.topic,
                 place.partition,
                 payload,
@@ -185,8 +184,8 @@ impl<U: User, C> Producer<U, C> {
         match sent {
             Ok(()) => Ok(true),
             Err(Refused::QueueFull) => Ok(false),
-            Err(Refused::Error(e)) => Err(self.inner.producer().context().fatal_or(
-                self.inner.producer(),
+            Err(Refused::Error(e)) => Err(self.producer().context().fatal_or(
+                self.producer(),
                 format!("queueing a record for topic `{}`", place.topic),
                 e,
             )),
@@ -224,7 +223,7 @@ impl<U: User, C> Producer<U, C> {
                 value: Some(traceparent.as_bytes()),
             });
         }
-        match self.inner.producer().send(base.headers(headers)) {
+        match self.producer().send(base.headers(headers)) {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 Err(Refused::QueueFull)
@@ -239,8 +238,8 @@ impl<U: User, C> Producer<U, C> {
     /// a mark taken from where it was full holds for both, where a fixed count would let
     /// large records retry without pause.
     async fn wait_for_space(&self) {
-        let context = self.inner.producer().context();
-        let events = &self.inner.events;
+        let context = self.producer().context();
+        let events = &self.events;
         let full_at = events.queued();
         if full_at == 0 {
             // Refused as full with nothing queued: no report will make room; try again soon.
