@@ -4,8 +4,8 @@
 use crate::codec::CodecError;
 use crate::sys::Record;
 
-/// A record as it was fetched, not decoded: what an [`Error::Decode`] of the standalone
-/// [`Consumer`](super::Consumer) carries ([`Error::record`]). Its partition's later records
+/// A record as it was fetched, not decoded: what an [`Error::Decode`](crate::Error::Decode) of the standalone
+/// [`Consumer`](super::Consumer) carries ([`Error::record`](crate::Error::record)). Its partition's later records
 /// wait until the application decides about it: [`Consumer::skip`](super::Consumer::skip)
 /// or [`Consumer::dead_letter`](super::Consumer::dead_letter).
 ///

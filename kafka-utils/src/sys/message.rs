@@ -284,7 +284,7 @@ impl HeldRecord {
 }
 
 /// A record's headers, copied, in order (`None` for a null value): the shape of
-/// [`Received::headers`], for records read with rdkafka directly.
+/// [`Received::headers`](crate::consumer::Received::headers), for records read with rdkafka directly.
 ///
 /// ```
 /// use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
