@@ -248,9 +248,7 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     /// partition's later records wait until it is decided about (see the
     /// [module docs](self)).
     pub async fn recv(&self) -> Result<Received<M>, Error> {
-        let mut one = self.receiver.receive(1).await?;
-        one.pop()
-            .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
+        self.receiver.receive_one().await
     }
 
     /// This consumer's liveness, for [`crate::health::HealthCheck::watch`].
@@ -454,11 +452,7 @@ where
         let next = this.next.get_mut().unwrap_or_else(PoisonError::into_inner);
         let receive = next.get_or_insert_with(|| {
             let receiver = Arc::clone(&this.receiver);
-            Box::pin(async move {
-                let mut one = receiver.receive(1).await?;
-                one.pop()
-                    .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
-            })
+            Box::pin(async move { receiver.receive_one().await })
         });
         let item = std::task::ready!(receive.as_mut().poll(cx));
         *next = None;

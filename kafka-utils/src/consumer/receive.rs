@@ -64,6 +64,13 @@ impl<U: User, M, C: Codec<M>> Receiver<U, M, C> {
         })
     }
 
+    /// Waits for the next record (see [`Consumer::recv`](super::Consumer::recv)).
+    pub(super) async fn receive_one(&self) -> Result<Received<M>, Error> {
+        let mut one = self.receive(1).await?;
+        one.pop()
+            .ok_or_else(|| Error::Runtime("the consumer received an empty batch".into()))
+    }
+
     /// Waits for a record, then takes those already fetched, up to `max`, from the assigned
     /// partitions' own queues, many per call.
     pub(super) async fn receive(&self, max: usize) -> Result<Vec<Received<M>>, Error> {

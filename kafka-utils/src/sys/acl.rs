@@ -173,7 +173,7 @@ pub(crate) fn create_acls(
     // SAFETY: the event answers our CreateAcls request.
     let result = unsafe { rd::rd_kafka_event_CreateAcls_result(event.ptr()) };
     if result.is_null() {
-        return Err(unexpected(&request));
+        return Err(request.unexpected());
     }
     let mut count = 0usize;
     // SAFETY: result lives as long as event; count receives the array length.
@@ -238,7 +238,7 @@ pub(crate) fn describe_acls(
     // SAFETY: the event answers our DescribeAcls request.
     let result = unsafe { rd::rd_kafka_event_DescribeAcls_result(event.ptr()) };
     if result.is_null() {
-        return Err(unexpected(&request));
+        return Err(request.unexpected());
     }
     let mut count = 0usize;
     // SAFETY: result lives as long as event; count receives the array length.
@@ -283,7 +283,7 @@ pub(crate) fn delete_acls(
     // SAFETY: the event answers our DeleteAcls request.
     let result = unsafe { rd::rd_kafka_event_DeleteAcls_result(event.ptr()) };
     if result.is_null() {
-        return Err(unexpected(&request));
+        return Err(request.unexpected());
     }
     let mut count = 0usize;
     // SAFETY: result lives as long as event; count receives the array length.
@@ -310,13 +310,6 @@ pub(crate) fn delete_acls(
     failures_to_result(&request, failures)?;
     deleted.sort();
     Ok(deleted)
-}
-
-fn unexpected(request: &Request<'_>) -> Error {
-    Error::Admin {
-        what: request.what().to_string(),
-        message: "librdkafka answered with an event of another kind".into(),
-    }
 }
 
 fn failures_to_result(request: &Request<'_>, failures: Vec<String>) -> Result<(), Error> {

@@ -162,6 +162,14 @@ impl<'a> Request<'a> {
         &self.what
     }
 
+    /// The error of a result event of another kind than the request's.
+    pub(crate) fn unexpected(&self) -> Error {
+        Error::Admin {
+            what: self.what.clone(),
+            message: "librdkafka answered with an event of another kind".into(),
+        }
+    }
+
     /// Waits for the request's result event; an error of the request as a whole (the
     /// broker unreachable, the timeout passed) is an [`Error::Admin`].
     pub(crate) fn wait(&self) -> Result<Event<'a>, Error> {

@@ -73,10 +73,7 @@ pub(crate) fn set_topic_configs(
     // SAFETY: the event answers our IncrementalAlterConfigs request.
     let result = unsafe { rd::rd_kafka_event_IncrementalAlterConfigs_result(event.ptr()) };
     if result.is_null() {
-        return Err(Error::Admin {
-            what: request.what().to_string(),
-            message: "librdkafka answered with an event of another kind".into(),
-        });
+        return Err(request.unexpected());
     }
     let mut count = 0usize;
     // SAFETY: result lives as long as event; count receives the array length.
