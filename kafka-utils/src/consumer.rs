@@ -86,6 +86,7 @@ use crate::settings::Settings;
 
 mod builder;
 mod engine;
+mod fetch;
 mod group;
 mod held;
 mod partitions;
@@ -95,10 +96,10 @@ mod receive;
 
 pub(crate) use crate::sys::Record;
 pub use builder::ConsumerBuilder;
-pub(crate) use engine::{Engine, Shared, Spec, commit_and_close, commit_stored, receive_error};
+pub(crate) use engine::{Engine, Shared, Spec, commit_and_close, commit_stored};
 pub(crate) use group::{Revocation, group_for};
 pub(crate) use held::{HeldBatch, HeldRecord};
-pub(crate) use partitions::{Assignment, Taken as Take};
+pub(crate) use partitions::Assignment;
 pub use probe::ConsumerProbe;
 pub(crate) use probe::ProbeState;
 pub use raw::RawRecord;

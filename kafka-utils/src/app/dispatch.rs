@@ -15,7 +15,7 @@ use super::App;
 use super::worker::{self, Batch, Runner};
 use crate::Error;
 use crate::access::User;
-use crate::consumer::{Assignment, HeldBatch, Shared, Take, receive_error, static_topic};
+use crate::consumer::{Assignment, HeldBatch, Shared, static_topic};
 use crate::metrics::TopicMetrics;
 
 /// A partition's worker: its assignment, and where its batches go.
@@ -62,23 +62,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                     self.shared.partitions().ready().await;
                 } => {}
             }
-            while let Some(error) = self.shared.take_error() {
-                if let Some(refusal) = refusal_in(U::NAME, error) {
-                    return Err(refusal);
-                }
-            }
-            let mut errors = Vec::new();
-            let batches = self.take(&mut errors);
-            for error in errors {
-                if let Some(refusal) = refusal_in(U::NAME, error) {
-                    return Err(refusal);
-                }
-            }
-            if !batches.is_empty() {
-                // The cluster serves this app: a refused login is over.
-                self.shared.refusal().succeeded();
-            }
-            for batch in batches {
+            for batch in self.take()? {
                 self.hand(batch);
             }
             // Workers of partitions revoked for good, with nothing left to do, end.
@@ -90,48 +74,60 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
     }
 
     /// Takes what librdkafka has fetched, as one batch per partition, from the partitions
-    /// whose workers have room; errors in place of records go to `errors`.
-    fn take(&self, errors: &mut Vec<rdkafka::error::KafkaError>) -> Vec<Batch<U>> {
-        let mut batches: Vec<Batch<U>> = Vec::new();
+    /// whose workers have room (one [fetch](crate::consumer) of the engine, again while it
+    /// only met errors); `Err` when the login or an ACL is refused.
+    fn take(&self) -> Result<Vec<Batch<U>>, Error> {
         let full =
             |a: &Assignment| a.in_flight.load(Ordering::Acquire) >= Assignment::MAX_IN_FLIGHT;
-        self.shared
-            .partitions()
-            .take(self.batch_max, full, |assignment, message| {
-                if let Some(error) = message.error() {
-                    errors.push(error);
-                    return Take::Next;
-                }
-                match batches.last_mut() {
-                    Some(batch) if Arc::ptr_eq(&batch.assignment, assignment) => {
-                        batch.records.push(message);
+        loop {
+            let mut batches: Vec<Batch<U>> = Vec::new();
+            self.shared
+                .fetch(U::NAME, self.batch_max, full, |assignment, message| {
+                    match batches.last_mut() {
+                        Some(batch) if Arc::ptr_eq(&batch.assignment, assignment) => {
+                            batch.records.push(message);
+                        }
+                        _ => {
+                            let topic = static_topic(self.topics, &message);
+                            let Some(route) = self.app.routes.get(topic) else {
+                                return Ok(());
+                            };
+                            let mut records = HeldBatch::new(self.shared, self.batch_max.min(64));
+                            records.push(message);
+                            batches.push(Batch {
+                                route: Arc::clone(route),
+                                topic,
+                                partition: assignment.partition,
+                                assignment: Arc::clone(assignment),
+                                records,
+                            });
+                        }
                     }
-                    _ => {
-                        let topic = static_topic(self.topics, &message);
-                        let Some(route) = self.app.routes.get(topic) else {
-                            return Take::Next;
-                        };
-                        let mut records = HeldBatch::new(self.shared, self.batch_max.min(64));
-                        records.push(message);
-                        batches.push(Batch {
-                            route: Arc::clone(route),
-                            topic,
-                            partition: assignment.partition,
-                            assignment: Arc::clone(assignment),
-                            records,
-                        });
-                    }
+                    Ok(())
+                })?;
+            // A refusal stops the app; any other error is logged, and librdkafka goes on (a
+            // refused login stops the app once it is final: see `Refusal`).
+            let mut met = false;
+            while let Some(error) = self.shared.next_error() {
+                if let Error::Refused { .. } = error {
+                    return Err(error);
                 }
-                Take::Next
-            });
-        for batch in &batches {
-            if let Some(metrics) = self.counted.get(batch.topic) {
-                metrics
-                    .consumed
-                    .inc_by(batch.records.records().len() as f64);
+                tracing::warn!(%error, "consumer error");
+                met = true;
             }
+            if met && batches.is_empty() {
+                // Only errors this time: the records fetched after them are taken now.
+                continue;
+            }
+            for batch in &batches {
+                if let Some(metrics) = self.counted.get(batch.topic) {
+                    metrics
+                        .consumed
+                        .inc_by(batch.records.records().len() as f64);
+                }
+            }
+            return Ok(batches);
         }
-        batches
     }
 
     /// Hands `batch` to its partition's worker, started for the batch's assignment.
@@ -226,18 +222,6 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
         }
         self.tasks.detach_all();
         died
-    }
-}
-
-/// The refusal a receive error is, which stops the app; any other error is logged, and
-/// librdkafka goes on (a refused login stops the app once it is final: see `Refusal`).
-fn refusal_in(user: &str, error: rdkafka::error::KafkaError) -> Option<Error> {
-    match receive_error(user, error)? {
-        refusal @ Error::Refused { .. } => Some(refusal),
-        error => {
-            tracing::warn!(%error, "consumer error");
-            None
-        }
     }
 }
 

@@ -1,6 +1,5 @@
 //! Building a [`Consumer`]: the group, the topics, the codec, and what else it does.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -128,7 +127,6 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             topics: self.topics,
             codec: self.codec,
             headers: self.headers,
-            pending: Mutex::new(VecDeque::new()),
             types: PhantomData,
         };
         Ok(Consumer {

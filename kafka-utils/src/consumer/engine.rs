@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     closed: watch::Sender<bool>,
     /// Errors the consumer's queue delivered, for the async side.
     errors: Mutex<VecDeque<KafkaError>>,
+    /// Errors a fetch met, for its reader to report (see [`fetch`](super::fetch)).
+    pending: Mutex<VecDeque<Error>>,
 }
 
 impl Shared {
@@ -77,12 +79,19 @@ impl Shared {
         &self.consumer.context().refusal
     }
 
-    /// The oldest error the consumer's queue delivered and nobody took yet.
-    pub(crate) fn take_error(&self) -> Option<KafkaError> {
+    /// The oldest error the consumer's queue delivered and no fetch took yet.
+    pub(super) fn take_error(&self) -> Option<KafkaError> {
         self.errors
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop_front()
+    }
+
+    /// The errors fetches met and nobody reported yet.
+    pub(super) fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<Error>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn keep_error(&self, error: KafkaError) {
@@ -176,6 +185,7 @@ impl Engine {
             stop: AtomicBool::new(false),
             closed: watch::Sender::new(false),
             errors: Mutex::new(VecDeque::new()),
+            pending: Mutex::new(VecDeque::new()),
         });
         spec.probe.attach(&shared);
         shared.refusal().recheck_with(Arc::downgrade(&shared));

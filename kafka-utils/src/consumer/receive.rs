@@ -1,11 +1,10 @@
 //! Receiving: what a [`Consumer`](super::Consumer) needs to take records from its partitions'
 //! queues and decode them, shared (an `Arc`) with the receive a `Stream` poll keeps running.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::{Received, Record, Shared, Take, decode, receive_error, static_topic};
+use super::{Received, Record, Shared, decode, static_topic};
 use crate::Error;
 use crate::access::User;
 use crate::codec::Codec;
@@ -25,18 +24,10 @@ pub(super) struct Receiver<U, M, C> {
     pub(super) counted: Vec<(&'static str, Arc<TopicMetrics>)>,
     /// Each topic's schema check, with `validate_schemas`.
     pub(super) validators: Vec<(&'static str, MessageValidator)>,
-    /// Errors met inside a batch, reported by the next calls, in order.
-    pub(super) pending: Mutex<VecDeque<Error>>,
     pub(super) types: PhantomData<fn() -> (U, M)>,
 }
 
 impl<U: User, M, C: Codec<M>> Receiver<U, M, C> {
-    pub(super) fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<Error>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Decodes `message` (checked against its topic's schema with `validate_schemas`); an
     /// undecodable one comes with its bytes, for the application to decide about.
     fn decode(&self, message: &impl Record) -> Result<Received<M>, Error> {
@@ -72,64 +63,32 @@ impl<U: User, M, C: Codec<M>> Receiver<U, M, C> {
     }
 
     /// Waits for a record, then takes those already fetched, up to `max`, from the assigned
-    /// partitions' own queues, many per call.
+    /// partitions' own queues, many per call (one [fetch](super::fetch) of its engine, which
+    /// reports what it met after the records it took).
     pub(super) async fn receive(&self, max: usize) -> Result<Vec<Received<M>>, Error> {
-        if let Some(error) = self.pending().pop_front() {
+        let shared = &self.shared;
+        if let Some(error) = shared.next_error() {
             return Err(error);
         }
         let _polling = self.probe.polling();
-        let shared = &self.shared;
         let mut batch = Vec::with_capacity(max.min(1024));
         loop {
-            if let Some(refusal) = shared.refusal().get() {
-                return Err(refusal);
-            }
-            let mut errors: Vec<Error> = Vec::new();
-            while let Some(error) = shared.take_error() {
-                errors.extend(receive_error(U::NAME, error));
-            }
-            if errors.is_empty() {
-                shared.partitions().take(
-                    max - batch.len(),
-                    |_| false,
-                    |_, message| {
-                        if let Some(e) = message.error() {
-                            errors.extend(receive_error(U::NAME, e));
-                            return Take::Next;
-                        }
-                        match self.decode(&message) {
-                            Ok(received) => {
-                                batch.push(received);
-                                Take::Next
-                            }
-                            Err(error) => {
-                                errors.push(error);
-                                Take::Hold(message.offset())
-                            }
-                        }
-                    },
-                );
-            }
-            if !errors.is_empty() {
-                let mut errors = errors.into_iter();
-                if batch.is_empty()
-                    && let Some(first) = errors.next()
-                {
-                    self.pending().extend(errors);
-                    return Err(first);
-                }
-                self.pending().extend(errors);
-                break;
-            }
+            shared.fetch(
+                U::NAME,
+                max - batch.len(),
+                |_| false,
+                |_, message| {
+                    batch.push(self.decode(&message)?);
+                    Ok(())
+                },
+            )?;
             if !batch.is_empty() {
-                // The cluster serves this consumer: a refused login is over.
-                shared.refusal().succeeded();
                 break;
             }
-            tokio::select! {
-                () = shared.partitions().ready() => {}
-                refusal = shared.refusal().wait() => return Err(refusal),
+            if let Some(error) = shared.next_error() {
+                return Err(error);
             }
+            shared.ready().await?;
         }
         Ok(self.counted(batch))
     }
