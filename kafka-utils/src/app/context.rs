@@ -9,7 +9,7 @@ use crate::consumer::{HeldRecord, find_header};
 use crate::producer::Producer;
 use crate::settings::Settings;
 
-use super::worker;
+use super::batch::Work;
 
 /// What a handler gets besides the message.
 ///
@@ -42,7 +42,7 @@ pub struct Context<U: User> {
     /// Its offset.
     pub offset: i64,
     /// The batch the record came in (and what its worker shares), and where in it.
-    pub(super) work: Arc<worker::Work<U>>,
+    pub(super) work: Arc<Work<U>>,
     pub(super) index: usize,
 }
 

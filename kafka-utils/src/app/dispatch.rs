@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::App;
-use super::worker::{self, Batch, Runner};
+use super::batch::Batch;
+use super::options::App;
+use super::worker::{self, Runner};
 use crate::Error;
 use crate::access::User;
 use crate::consumer::{Assignment, HeldBatch, Shared, static_topic};

@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -15,81 +14,17 @@ use futures::FutureExt as _;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument as _;
 
-use super::{Context, Retry};
+use super::batch::{Batch, Env, Flow, Job, Work};
+use super::context::Context;
+use super::retry::Retry;
 use crate::Error;
 use crate::access::User;
-use crate::consumer::{Assignment, HeldBatch, HeldRecord, Revocation, Shared, find_header};
+use crate::consumer::{Assignment, Revocation, Shared, find_header};
 use crate::dead_letter::{DeadLetterInfo, Reason, now_ms};
 use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
-use crate::schema::MessageValidator;
 use crate::settings::Settings;
 use crate::trace;
-
-/// A topic's handler, run over a batch of its records: one boxed future per batch, and the
-/// handler's own futures awaited in it as they are (see [`run_batch`]).
-pub(super) type RunBatch<U> = dyn Fn(Arc<Work<U>>) -> BatchFuture + Send + Sync;
-pub(super) type BatchFuture = Pin<Box<dyn Future<Output = Flow> + Send>>;
-
-/// A topic's handler, how often it is tried, and where what fails goes.
-pub(super) struct Route<U: User> {
-    pub(super) run: Arc<RunBatch<U>>,
-    pub(super) spec: &'static crate::topology::TopicSpec,
-    /// The topic's schema check, when the app validates and the message type has a schema.
-    pub(super) validator: Option<Arc<MessageValidator>>,
-    pub(super) retry: Option<Retry>,
-    pub(super) dead_letter: Option<&'static str>,
-}
-
-/// Records of one partition on their way to its worker, shared with the [`Context`]s of
-/// their handler calls (one reference count per batch, not per record).
-pub(super) struct Batch<U: User> {
-    pub(super) route: Arc<Route<U>>,
-    pub(super) topic: &'static str,
-    pub(super) partition: i32,
-    /// The assignment of the partition the records came in.
-    pub(super) assignment: Arc<Assignment>,
-    /// The records themselves (payload, key, headers), not copied.
-    pub(super) records: HeldBatch,
-}
-
-impl<U: User> Batch<U> {
-    /// Record `index`, as the worker sees it.
-    pub(super) fn job(&self, index: usize) -> Job<'_, U> {
-        let record = &self.records.records()[index];
-        Job {
-            route: &self.route,
-            topic: self.topic,
-            partition: self.partition,
-            offset: record.offset(),
-            record,
-        }
-    }
-}
-
-/// A batch at its worker, with what the worker's handler calls share: the one reference
-/// each [`Context`] of the batch holds.
-pub(super) struct Work<U: User> {
-    pub(super) batch: Batch<U>,
-    pub(super) env: Arc<Env<U>>,
-}
-
-/// One record of a [`Batch`], with where it came from.
-pub(super) struct Job<'a, U: User> {
-    pub(super) route: &'a Route<U>,
-    pub(super) topic: &'static str,
-    pub(super) partition: i32,
-    pub(super) offset: i64,
-    pub(super) record: &'a HeldRecord,
-}
-
-impl<U: User> Job<'_, U> {
-    /// The record's timestamp (read from librdkafka only when asked: a dead letter needs it,
-    /// a handled record does not).
-    pub(super) fn timestamp(&self) -> Option<i64> {
-        self.record.timestamp()
-    }
-}
 
 /// A batch stores the offset of what it handled every this many records, and at its end.
 const STORE_EVERY: usize = 64;
@@ -198,27 +133,6 @@ impl Revocation for Activity {
             };
         }
     }
-}
-
-/// What one worker's batches need besides their records.
-pub(super) struct Env<U: User> {
-    consumer: Arc<Shared>,
-    stopping: Arc<AtomicBool>,
-    default_retry: Retry,
-    metrics: Option<Metrics>,
-    group: Arc<str>,
-    pub(super) producer: Producer<U>,
-    pub(super) settings: Arc<Settings>,
-}
-
-/// How a batch ended.
-pub(super) enum Flow {
-    /// Every record was handled or dead-lettered: on to the next batch.
-    Next,
-    /// The app is stopping.
-    Stop,
-    /// A record failed without a dead letter (or its dead letter could not be written).
-    Fail(Error),
 }
 
 impl Runner {

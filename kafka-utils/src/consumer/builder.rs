@@ -4,15 +4,35 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Consumer, Engine, Receiver, Spec, group_for};
+use super::engine::{Engine, Spec};
+use super::group::group_for;
+use super::probe::ConsumerProbe;
+use super::receive::Receiver;
+use super::typed::Consumer;
 use crate::Error;
 use crate::access::{CommittableBy, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
-use crate::consumer::ConsumerProbe;
 use crate::metrics::Metrics;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
 use crate::topology::TopicSpec;
+
+impl<U: User, M> Consumer<U, M, Json> {
+    /// A builder with `settings` (see [`Settings::consumer_config`]).
+    pub fn builder(settings: &Settings) -> ConsumerBuilder<U, M, Json> {
+        ConsumerBuilder {
+            settings: settings.clone(),
+            metrics: None,
+            headers: true,
+            group: None,
+            topics: Vec::new(),
+            specs: Vec::new(),
+            validate: false,
+            codec: Json,
+            types: PhantomData,
+        }
+    }
+}
 
 /// Builds a [`Consumer`]: the group, the topics, the codec.
 #[derive(Debug)]

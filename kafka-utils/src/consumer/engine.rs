@@ -31,8 +31,8 @@ use tokio::sync::watch;
 
 use super::group::{GroupContext, Revocation};
 use super::partitions::Partitions;
+use super::probe::{ConsumerProbe, ProbeState, Running};
 use crate::Error;
-use crate::consumer::{ConsumerProbe, ProbeState};
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
 use crate::settings::{Settings, client_error};
@@ -187,7 +187,8 @@ impl Engine {
             errors: Mutex::new(VecDeque::new()),
             pending: Mutex::new(VecDeque::new()),
         });
-        spec.probe.attach(&shared);
+        let running: std::sync::Weak<dyn Running> = Arc::downgrade(&shared) as _;
+        spec.probe.attach(running);
         shared.refusal().recheck_with(Arc::downgrade(&shared));
         let rotating: std::sync::Weak<dyn crate::settings::Rotate> = Arc::downgrade(&shared) as _;
         crate::settings::watch_credentials(spec.settings, rotating);
@@ -296,6 +297,17 @@ impl crate::settings::Rotate for Shared {
 
     fn refusal(&self) -> Option<&Refusal> {
         Some(self.refusal())
+    }
+}
+
+impl Running for Shared {
+    fn group(&self) -> &str {
+        &self.group
+    }
+
+    fn committed(&self, timeout: Duration) -> Result<rdkafka::TopicPartitionList, KafkaError> {
+        let assignment = self.consumer().assignment()?;
+        self.consumer().committed_offsets(assignment, timeout)
     }
 }
 

@@ -7,9 +7,9 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
+use super::probe::ProbeState;
 use crate::Error;
 use crate::access::User;
-use crate::consumer::ProbeState;
 use crate::metrics::Metrics;
 use crate::refusal::{Refusal, is_login_failure, refused};
 

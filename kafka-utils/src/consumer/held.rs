@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::Shared;
+use super::engine::Shared;
 pub(crate) use crate::sys::HeldRecord;
 use crate::sys::Message;
 

@@ -6,7 +6,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::Shared;
+use rdkafka::TopicPartitionList;
+use rdkafka::error::KafkaError;
+
+/// What the health check reads of a running consumer (its engine, which the probe holds
+/// weakly).
+pub(crate) trait Running: Send + Sync {
+    /// The consumer's group.
+    fn group(&self) -> &str;
+
+    /// The assigned partitions with their committed offsets, asked for within `timeout`
+    /// (blocks: call it off the runtime).
+    fn committed(&self, timeout: Duration) -> Result<TopicPartitionList, KafkaError>;
+}
 
 /// A consumer's liveness, as [`crate::health::HealthCheck::watch`] reads it. Get one from
 /// [`crate::consumer::Consumer::probe`] or [`crate::app::App::probe`]; clones share state.
@@ -19,7 +31,7 @@ pub struct ConsumerProbe {
 
 pub(crate) struct ProbeState {
     pub(crate) user: &'static str,
-    engine: Mutex<Option<Weak<Shared>>>,
+    engine: Mutex<Option<Weak<dyn Running>>>,
     in_poll: AtomicBool,
     /// When the consumer last came back from a poll (or started), from `epoch`.
     last_return_ms: AtomicU64,
@@ -54,14 +66,14 @@ impl ConsumerProbe {
     }
 
     /// Attaches the running engine (the app creates its consumer when it starts).
-    pub(crate) fn attach(&self, engine: &Arc<Shared>) {
+    pub(crate) fn attach(&self, engine: Weak<dyn Running>) {
         let state = &self.state;
         state
             .last_return_ms
             .store(state.now_ms(), Ordering::Release);
         state.assigned.store(false, Ordering::Release);
         if let Ok(mut slot) = state.engine.lock() {
-            *slot = Some(Arc::downgrade(engine));
+            *slot = Some(engine);
         }
     }
 
@@ -109,7 +121,7 @@ impl ConsumerProbe {
     }
 
     /// The running engine, if any.
-    pub(crate) fn engine(&self) -> Option<Arc<Shared>> {
+    pub(crate) fn engine(&self) -> Option<Arc<dyn Running>> {
         self.state
             .engine
             .lock()

@@ -4,14 +4,16 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{Received, Record, Shared, decode, static_topic};
+use super::engine::Shared;
+use super::probe::ConsumerProbe;
+use super::raw::RawRecord;
+use super::received::{Received, decode, static_topic};
 use crate::Error;
 use crate::access::User;
 use crate::codec::Codec;
-use crate::consumer::ConsumerProbe;
-use crate::consumer::RawRecord;
 use crate::metrics::TopicMetrics;
 use crate::schema::MessageValidator;
+use crate::sys::Record;
 
 /// The receiving half of a consumer.
 pub(super) struct Receiver<U, M, C> {

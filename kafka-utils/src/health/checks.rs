@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
-use rdkafka::consumer::Consumer as _;
 use serde_json::{Map, Value, json};
 
 use super::{Component, Status};
@@ -126,12 +125,11 @@ pub(super) async fn consumer(
             json!({ "error": "the consumer is not running" }),
         );
     };
-    let group = engine.group.clone();
+    let group = engine.group().to_string();
     let since_poll = probe.since_poll();
     let stalled = probe.stalled();
     let assigned = probe.assigned();
     let lag = bounded(deadline, move |deadline| {
-        let consumer = engine.consumer();
         // The admin client's: a consumer's own list of groups waits out its timeout.
         let state = admin
             .inner()
@@ -139,23 +137,19 @@ pub(super) async fn consumer(
             .ok()
             .and_then(|list| list.groups().first().map(|g| g.state().to_string()))
             .unwrap_or_else(|| "unknown".into());
-        let assignment = consumer.assignment().map_err(|e| e.to_string())?;
-        let committed = consumer
-            .committed_offsets(assignment.clone(), left(deadline))
+        let committed = engine
+            .committed(left(deadline))
             .map_err(|e| e.to_string())?;
         let mut lag = Map::new();
         let mut total = 0i64;
-        for element in assignment.elements() {
+        for element in committed.elements() {
             let (topic, partition) = (element.topic(), element.partition());
             let (low, high) = admin
                 .inner()
                 .fetch_watermarks(topic, partition, left(deadline))
                 .map_err(|e| e.to_string())?;
-            let position = match committed
-                .find_partition(topic, partition)
-                .map(|p| p.offset())
-            {
-                Some(Offset::Offset(offset)) => offset,
+            let position = match element.offset() {
+                Offset::Offset(offset) => offset,
                 _ => low,
             };
             let behind = (high - position).max(0);
