@@ -62,7 +62,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::Error;
-use crate::acl::{self, Admin};
+use crate::acl::{self, AdminClient};
 use crate::consumer::ConsumerProbe;
 use crate::settings::Settings;
 use crate::topology::Topology;
@@ -107,7 +107,7 @@ pub struct HealthCheck {
 
 /// What the checks share with the one that runs in the background.
 struct Checker {
-    client: Arc<Admin>,
+    client: Arc<AdminClient>,
     topology: &'static Topology,
     timeout: Duration,
     cache: Duration,

@@ -25,7 +25,7 @@ use rdkafka::bindings as rd;
 
 use crate::Error;
 use crate::settings::{SaslMechanism, Secret};
-use crate::sys::Admin;
+use crate::sys::AdminClient;
 
 /// How many times SCRAM hashes the password (Kafka takes 4096 to 16384).
 pub const ITERATIONS: i32 = 8192;
@@ -34,7 +34,7 @@ pub const ITERATIONS: i32 = 8192;
 /// (adding it if the user has none), waiting up to `timeout` for the broker. New logins
 /// of the user need the new password; connections made before stay until they log in again.
 pub fn set_password(
-    admin: &Admin,
+    admin: &AdminClient,
     user: &str,
     mechanism: SaslMechanism,
     password: &Secret,

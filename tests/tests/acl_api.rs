@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kafka_utils::acl::{self, Admin, LiveAcl};
+use kafka_utils::acl::{self, AdminClient, LiveAcl};
 use kafka_utils::topology::{AclBinding, AclOperation, PatternType, ResourceType};
 use kafka_utils_tests::TestCluster;
 
@@ -28,7 +28,7 @@ fn binding(
 
 /// The principal's ACLs once they equal `expected`: the broker's authorizer applies a
 /// committed change a moment after the controller answered.
-fn described_as(admin: &Admin, expected: &[LiveAcl]) -> Vec<LiveAcl> {
+fn described_as(admin: &AdminClient, expected: &[LiveAcl]) -> Vec<LiveAcl> {
     let mut described = Vec::new();
     for _ in 0..100 {
         described = acl::describe_acls(admin, PRINCIPAL, TIMEOUT).unwrap();
@@ -40,7 +40,7 @@ fn described_as(admin: &Admin, expected: &[LiveAcl]) -> Vec<LiveAcl> {
     described
 }
 
-fn clean(admin: &Admin) {
+fn clean(admin: &AdminClient) {
     let left = acl::describe_acls(admin, PRINCIPAL, TIMEOUT).unwrap();
     acl::delete_acls(admin, &left, TIMEOUT).unwrap();
     assert_eq!(described_as(admin, &[]), []);

@@ -24,7 +24,11 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::settings::Settings;
-pub use crate::sys::Admin;
+pub use crate::sys::AdminClient;
+
+/// The former name of [`AdminClient`] (it clashed with [`crate::admin::KafkaAdmin`]).
+#[deprecated(since = "0.1.0", note = "renamed `AdminClient`")]
+pub type Admin = AdminClient;
 use crate::topology::AclBinding;
 
 pub(crate) mod live;
@@ -32,14 +36,14 @@ pub(crate) mod live;
 pub use live::LiveAcl;
 
 /// An admin client for the cluster of `settings` (any security protocol).
-pub fn admin_client(settings: &Settings) -> Result<Admin, Error> {
+pub fn admin_client(settings: &Settings) -> Result<AdminClient, Error> {
     settings
         .client_config()?
         .create()
         .map_err(|e| crate::settings::client_error("creating an admin client", e))
 }
 
-impl crate::settings::Rotate for Admin {
+impl crate::settings::Rotate for AdminClient {
     fn set_credentials(&self, username: &str, password: &str) -> Result<(), String> {
         crate::sys::set_sasl_credentials(self.inner().native_client(), username, password)
     }
@@ -50,13 +54,17 @@ impl crate::settings::Rotate for Admin {
 }
 
 /// Creates `acls`, waiting up to `timeout` for the broker.
-pub fn create_acls(admin: &Admin, acls: &[AclBinding], timeout: Duration) -> Result<(), Error> {
+pub fn create_acls(
+    admin: &AdminClient,
+    acls: &[AclBinding],
+    timeout: Duration,
+) -> Result<(), Error> {
     crate::sys::acl::create_acls(admin, acls, timeout)
 }
 
 /// The ACLs of `principal` (`User:<name>`) on any resource.
 pub fn describe_acls(
-    admin: &Admin,
+    admin: &AdminClient,
     principal: &str,
     timeout: Duration,
 ) -> Result<Vec<LiveAcl>, Error> {
@@ -66,7 +74,7 @@ pub fn describe_acls(
 /// Deletes exactly `acls` (each must match a whole ACL: no empty name or host), and
 /// returns the ACLs the broker deleted.
 pub fn delete_acls(
-    admin: &Admin,
+    admin: &AdminClient,
     acls: &[LiveAcl],
     timeout: Duration,
 ) -> Result<Vec<LiveAcl>, Error> {

@@ -16,7 +16,12 @@
 //! topology [--json]                          the declared topics and the ACL table
 //! asyncapi [--yaml] [--title T] [--api-version V]   the AsyncAPI 3.0 document
 //! schema   [TOPIC]                           the JSON Schema of messages and keys
+//! completions SHELL                          a completion script (bash, zsh, fish, ...)
 //! ```
+//!
+//! The command line is parsed by [clap](https://docs.rs/clap): `--help` (and `help
+//! <command>`) print each command's options, a mistake is named with a suggestion, and
+//! `completions` prints a script for the shell.
 //!
 //! Settings come from the environment and `.env` (see [`crate::settings`]). Exit codes, for
 //! CI pipelines: 0 no changes (or applied), 2 changes pending (`plan`, `apply --dry-run`),
@@ -32,29 +37,6 @@ use super::{ApplyOptions, KafkaAdmin, Plan};
 use crate::Error;
 use crate::settings::Settings;
 use crate::topology::Topology;
-
-/// The usage text.
-pub const USAGE: &str = "\
-usage: <service> <command> [options]
-
-commands:
-  plan       show what `apply` would change on the cluster
-  apply      create topics, add partitions, set configs and create ACLs as declared
-  topology   print the declared topics and the ACLs the grants imply
-  asyncapi   print the AsyncAPI 3.0 document of the topology (servers from the settings)
-  schema     print the JSON Schema (2020-12) of each topic's message and key, or of TOPIC's
-
-options:
-  --json               print JSON instead of text
-  --dry-run            (apply) only show the plan
-  --allow-acl-removal  (plan, apply) also remove ACLs of declared users that no grant implies
-  --yaml               (asyncapi) YAML instead of JSON
-  --title T            (asyncapi) info.title (default: Kafka topology)
-  --api-version V      (asyncapi) info.version (default: 1.0.0)
-
-exit codes: 0 no changes or applied, 2 changes pending (plan, apply --dry-run), 1 error
-settings: KAFKA_BOOTSTRAP_SERVERS and the other KAFKA_* variables, from the environment or .env
-";
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +57,11 @@ pub struct Command {
     pub api_version: Option<String>,
     /// The topic (schema).
     pub topic: Option<String>,
+    /// The shell (completions).
+    pub shell: Option<clap_complete::Shell>,
+    /// The help asked for (help): of the program, or of one command (`help apply`,
+    /// `apply --help`).
+    pub help: Option<String>,
 }
 
 /// The subcommand.
@@ -90,21 +77,105 @@ pub enum Action {
     Asyncapi,
     /// `schema`
     Schema,
+    /// `completions`
+    Completions,
     /// `help`, `--help`, `-h`
     Help,
 }
 
-impl Action {
-    fn name(self) -> &'static str {
-        match self {
-            Action::Plan => "plan",
-            Action::Apply => "apply",
-            Action::Topology => "topology",
-            Action::Asyncapi => "asyncapi",
-            Action::Schema => "schema",
-            Action::Help => "help",
-        }
-    }
+/// The command line as clap reads it.
+#[derive(Debug, clap::Parser)]
+#[command(
+    about = "The service's Kafka topology: plan and apply it on the cluster, print it, its AsyncAPI document and its schemas.",
+    disable_version_flag = true,
+    after_help = "exit codes: 0 no changes or applied, 2 changes pending (plan, apply --dry-run), 1 error\n\
+                  settings: KAFKA_BOOTSTRAP_SERVERS and the other KAFKA_* variables, from the environment or .env"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Show what `apply` would change on the cluster.
+    Plan {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also remove ACLs of declared users that no grant implies.
+        #[arg(long)]
+        allow_acl_removal: bool,
+    },
+    /// Create topics, add partitions, set configs and create ACLs as declared.
+    Apply {
+        /// Only show the plan.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also remove ACLs of declared users that no grant implies.
+        #[arg(long)]
+        allow_acl_removal: bool,
+    },
+    /// Print the declared topics and the ACLs the grants imply.
+    Topology {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the AsyncAPI 3.0 document of the topology (servers from the settings).
+    Asyncapi {
+        /// YAML instead of JSON.
+        #[arg(long)]
+        yaml: bool,
+        /// info.title [default: Kafka topology].
+        #[arg(long, value_name = "T")]
+        title: Option<String>,
+        /// info.version [default: 1.0.0].
+        #[arg(long, value_name = "V")]
+        api_version: Option<String>,
+        /// Accepted for symmetry: the document is JSON unless --yaml.
+        #[arg(long, hide = true)]
+        json: bool,
+    },
+    /// Print the JSON Schema (2020-12) of each topic's message and key, or of TOPIC's.
+    Schema {
+        /// A declared topic's name.
+        topic: Option<String>,
+        /// Accepted for symmetry: the schemas are JSON.
+        #[arg(long, hide = true)]
+        json: bool,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The name the command line is known by: the program's file name.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|arg| {
+            std::path::Path::new(&arg)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "service".into())
+}
+
+/// clap's command, named as the program is.
+fn clap_command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command().name(program())
+}
+
+/// The help text (what `--help` prints).
+pub fn usage() -> String {
+    clap_command().render_help().to_string()
 }
 
 /// What a run ended with.
@@ -131,25 +202,76 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut args = args.into_iter();
-        let usage = |message: String| Error::Admin {
-            what: "the command line".into(),
-            message,
-        };
-        let action = match args.next().as_ref().map(|a| a.as_ref()) {
-            Some("plan") => Action::Plan,
-            Some("apply") => Action::Apply,
-            Some("topology") => Action::Topology,
-            Some("asyncapi") => Action::Asyncapi,
-            Some("schema") => Action::Schema,
-            Some("help" | "--help" | "-h") | None => Action::Help,
-            Some(other) => {
-                return Err(usage(format!(
-                    "`{other}` is not a command; the commands are plan, apply, topology, asyncapi, schema, help"
-                )));
+        use clap::FromArgMatches as _;
+        let program = program();
+        let args = std::iter::once(program.clone())
+            .chain(args.into_iter().map(|arg| arg.as_ref().to_string()));
+        let parsed = clap_command()
+            .try_get_matches_from(args)
+            .and_then(|matches| Cli::from_arg_matches(&matches));
+        let cli = match parsed {
+            Ok(cli) => cli,
+            Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelp => {
+                return Ok(Command {
+                    help: Some(error.render().to_string()),
+                    ..Command::of(Action::Help)
+                });
             }
+            Err(error) => return Err(usage_error(&error)),
         };
-        let mut command = Command {
+        let Some(sub) = cli.command else {
+            return Ok(Command::of(Action::Help));
+        };
+        Ok(match sub {
+            Sub::Plan {
+                json,
+                allow_acl_removal,
+            } => Command {
+                json,
+                allow_acl_removal,
+                ..Command::of(Action::Plan)
+            },
+            Sub::Apply {
+                dry_run,
+                json,
+                allow_acl_removal,
+            } => Command {
+                dry_run,
+                json,
+                allow_acl_removal,
+                ..Command::of(Action::Apply)
+            },
+            Sub::Topology { json } => Command {
+                json,
+                ..Command::of(Action::Topology)
+            },
+            Sub::Asyncapi {
+                yaml,
+                title,
+                api_version,
+                json,
+            } => Command {
+                yaml,
+                title,
+                api_version,
+                json,
+                ..Command::of(Action::Asyncapi)
+            },
+            Sub::Schema { topic, json } => Command {
+                topic,
+                json,
+                ..Command::of(Action::Schema)
+            },
+            Sub::Completions { shell } => Command {
+                shell: Some(shell),
+                ..Command::of(Action::Completions)
+            },
+        })
+    }
+
+    /// `action` with no option set.
+    fn of(action: Action) -> Command {
+        Command {
             action,
             json: false,
             dry_run: false,
@@ -158,37 +280,42 @@ impl Command {
             title: None,
             api_version: None,
             topic: None,
-        };
-        while let Some(arg) = args.next() {
-            let mut value = |option: &str| {
-                args.next()
-                    .map(|v| v.as_ref().to_string())
-                    .ok_or_else(|| usage(format!("`{option}` needs a value; see --help")))
-            };
-            match (arg.as_ref(), action) {
-                ("--json", _) => command.json = true,
-                ("--dry-run", Action::Apply) => command.dry_run = true,
-                ("--allow-acl-removal", Action::Plan | Action::Apply) => {
-                    command.allow_acl_removal = true
-                }
-                ("--yaml", Action::Asyncapi) => command.yaml = true,
-                ("--title", Action::Asyncapi) => command.title = Some(value("--title")?),
-                ("--api-version", Action::Asyncapi) => {
-                    command.api_version = Some(value("--api-version")?)
-                }
-                ("--help" | "-h", _) => command.action = Action::Help,
-                (topic, Action::Schema) if !topic.starts_with('-') && command.topic.is_none() => {
-                    command.topic = Some(topic.to_string())
-                }
-                (other, _) => {
-                    return Err(usage(format!(
-                        "`{other}` is not an option of `{}`; see --help",
-                        action.name()
-                    )));
-                }
-            }
+            shell: None,
+            help: None,
         }
-        Ok(command)
+    }
+}
+
+/// A mistake on the command line, as clap names it (with its suggestion and usage line);
+/// an unknown command also lists the commands there are.
+fn usage_error(error: &clap::Error) -> Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let rendered = error.render().to_string();
+    let rendered = rendered.trim().trim_start_matches("error: ").to_string();
+    let message = match (error.kind(), error.get(ContextKind::InvalidSubcommand)) {
+        (ErrorKind::InvalidSubcommand, Some(ContextValue::String(name))) => {
+            let commands: Vec<String> = clap_command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .chain(["help".to_string()])
+                .collect();
+            let suggested = match error.get(ContextKind::SuggestedSubcommand) {
+                Some(ContextValue::String(s)) => format!(" (did you mean `{s}`?)"),
+                Some(ContextValue::Strings(s)) if !s.is_empty() => {
+                    format!(" (did you mean `{}`?)", s[0])
+                }
+                _ => String::new(),
+            };
+            format!(
+                "`{name}` is not a command{suggested}; the commands are {}",
+                commands.join(", ")
+            )
+        }
+        _ => rendered,
+    };
+    Error::Admin {
+        what: "the command line".into(),
+        message,
     }
 }
 
@@ -218,7 +345,23 @@ pub async fn run(
 ) -> Result<Outcome, Error> {
     match command.action {
         Action::Help => {
-            print(out, USAGE)?;
+            print(out, command.help.unwrap_or_else(usage))?;
+            Ok(Outcome::Clean)
+        }
+        Action::Completions => {
+            let Some(shell) = command.shell else {
+                return Err(Error::Admin {
+                    what: "the command line".into(),
+                    message: "`completions` needs a shell: bash, zsh, fish, elvish or powershell"
+                        .into(),
+                });
+            };
+            let mut clap = clap_command();
+            let name = clap.get_name().to_string();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut clap, name, &mut script);
+            out.write_all(&script)
+                .map_err(|e| Error::Runtime(format!("writing the output: {e}")))?;
             Ok(Outcome::Clean)
         }
         Action::Topology => {
@@ -314,7 +457,7 @@ pub fn main(topology: &'static Topology) -> ExitCode {
             .map_err(|e| Error::Runtime(format!("starting the async runtime: {e}")))?;
         let settings = if matches!(
             command.action,
-            Action::Help | Action::Topology | Action::Schema
+            Action::Help | Action::Topology | Action::Schema | Action::Completions
         ) {
             Settings::default()
         } else {

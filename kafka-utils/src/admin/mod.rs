@@ -55,7 +55,7 @@ pub use self::plan::{
 pub use self::table::TopologyTable;
 pub(crate) use self::table::topology_view;
 use crate::Error;
-use crate::acl::{self, Admin, LiveAcl};
+use crate::acl::{self, AdminClient, LiveAcl};
 use crate::settings::Settings;
 use crate::topology::{AclBinding, Topology};
 
@@ -145,7 +145,7 @@ impl fmt::Display for Applied {
 
 /// Plans and applies a [`Topology`] on a cluster. See the [module docs](self).
 pub struct KafkaAdmin {
-    client: Arc<Admin>,
+    client: Arc<AdminClient>,
     topology: &'static Topology,
     timeout: Duration,
 }
@@ -188,7 +188,7 @@ impl KafkaAdmin {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Admin, Duration) -> Result<T, Error> + Send + 'static,
+        work: impl FnOnce(&AdminClient, Duration) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (client, timeout) = (Arc::clone(&self.client), self.timeout);
         tokio::task::spawn_blocking(move || work(&client, timeout))

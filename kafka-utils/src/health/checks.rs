@@ -11,7 +11,7 @@ use rdkafka::Offset;
 use serde_json::{Map, Value, json};
 
 use super::{Component, Status};
-use crate::acl::Admin;
+use crate::acl::AdminClient;
 use crate::consumer::ConsumerProbe;
 use crate::topology::Topology;
 
@@ -40,7 +40,7 @@ async fn bounded<T: Send + 'static>(
 /// `kafka` (a broker answers, and how many there are) and `topics` (every declared topic
 /// exists with at least its declared partitions).
 pub(super) async fn cluster(
-    client: Arc<Admin>,
+    client: Arc<AdminClient>,
     topology: &'static Topology,
     deadline: Instant,
     timeout: Duration,
@@ -115,7 +115,7 @@ pub(super) async fn cluster(
 /// `consumer:<user>`: the group's state, the lag of each assigned partition (high watermark
 /// minus committed offset), and whether the poller stalled (DOWN).
 pub(super) async fn consumer(
-    admin: Arc<Admin>,
+    admin: Arc<AdminClient>,
     probe: ConsumerProbe,
     deadline: Instant,
 ) -> Component {

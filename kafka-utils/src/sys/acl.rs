@@ -9,7 +9,7 @@ use rdkafka::bindings::rd_kafka_AclPermissionType_t as Perm;
 use rdkafka::bindings::rd_kafka_ResourcePatternType_t as Pattern;
 use rdkafka::bindings::rd_kafka_ResourceType_t as Res;
 
-use super::{Admin, ErrStr, NativePtr, Request, c_string, error_text, text};
+use super::{AdminClient, ErrStr, NativePtr, Request, c_string, error_text, text};
 use crate::Error;
 use crate::acl::live::LiveAcl;
 use crate::topology::AclBinding;
@@ -144,7 +144,7 @@ unsafe fn live(acl: *const rd::rd_kafka_AclBinding_t) -> LiveAcl {
 
 /// Creates `acls`, waiting up to `timeout` for the broker.
 pub(crate) fn create_acls(
-    admin: &Admin,
+    admin: &AdminClient,
     acls: &[AclBinding],
     timeout: Duration,
 ) -> Result<(), Error> {
@@ -191,7 +191,7 @@ pub(crate) fn create_acls(
 
 /// The ACLs of `principal` (`User:<name>`) on any resource.
 pub(crate) fn describe_acls(
-    admin: &Admin,
+    admin: &AdminClient,
     principal: &str,
     timeout: Duration,
 ) -> Result<Vec<LiveAcl>, Error> {
@@ -254,7 +254,7 @@ pub(crate) fn describe_acls(
 /// Deletes exactly `acls` (each must match a whole ACL: no empty name or host), and
 /// returns the ACLs the broker deleted.
 pub(crate) fn delete_acls(
-    admin: &Admin,
+    admin: &AdminClient,
     acls: &[LiveAcl],
     timeout: Duration,
 ) -> Result<Vec<LiveAcl>, Error> {

@@ -10,7 +10,7 @@ use std::ffi::{CStr, CString, c_char};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use rdkafka::admin::AdminClient;
+use rdkafka::admin::AdminClient as NativeAdminClient;
 use rdkafka::bindings as rd;
 use rdkafka::client::{DefaultClientContext, NativeClient};
 
@@ -18,7 +18,7 @@ use super::NativePtr;
 use crate::Error;
 
 /// The admin client the requests go through.
-pub type Admin = AdminClient<DefaultClientContext>;
+pub type AdminClient = NativeAdminClient<DefaultClientContext>;
 
 /// A C string for librdkafka, or an error naming `what` when `value` holds a NUL byte.
 pub(crate) fn c_string(what: &str, value: &str) -> Result<CString, Error> {
@@ -81,7 +81,7 @@ impl ErrStr {
 /// A result event; destroyed (with everything it owns) when dropped.
 pub(crate) struct Event<'a> {
     native: NativePtr<rd::rd_kafka_event_t>,
-    admin: PhantomData<&'a Admin>,
+    admin: PhantomData<&'a AdminClient>,
 }
 
 impl Event<'_> {
@@ -97,14 +97,14 @@ pub(crate) struct Request<'a> {
     options: NativePtr<rd::rd_kafka_AdminOptions_t>,
     timeout: Duration,
     what: String,
-    admin: PhantomData<&'a Admin>,
+    admin: PhantomData<&'a AdminClient>,
 }
 
 impl<'a> Request<'a> {
     /// A request of kind `op` through `admin`, answered within `timeout`; `what` describes
     /// it in errors (``describing the ACLs of `User:alice` ``).
     pub(crate) fn new(
-        admin: &'a Admin,
+        admin: &'a AdminClient,
         op: rd::rd_kafka_admin_op_t,
         timeout: Duration,
         what: impl Into<String>,

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use rdkafka::bindings as rd;
 
-use super::{Admin, NativePtr, Request, c_string, error_text, text};
+use super::{AdminClient, NativePtr, Request, c_string, error_text, text};
 use crate::Error;
 
 /// Sets `configs` (key, value) on `topic`, leaving its other configs as they are.
 pub(crate) fn set_topic_configs(
-    admin: &Admin,
+    admin: &AdminClient,
     topic: &str,
     configs: &[(String, String)],
     timeout: Duration,

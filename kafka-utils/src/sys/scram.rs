@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use rdkafka::bindings as rd;
 
-use super::{Admin, NativePtr, Request, c_string, error_text, text};
+use super::{AdminClient, NativePtr, Request, c_string, error_text, text};
 use crate::Error;
 
 /// Upserts `user`'s `mechanism` credential with `password`, hashed `iterations` times,
 /// waiting up to `timeout` for the broker; `what` names the request in errors.
 pub(crate) fn upsert_scram_credential(
-    admin: &Admin,
+    admin: &AdminClient,
     user: &str,
     mechanism: rd::rd_kafka_ScramMechanism_t,
     iterations: i32,
