@@ -359,6 +359,20 @@ pub(crate) fn parse_size(s: &str) -> Result<i128, String> {
 mod tests {
     use super::*;
 
+    /// The README says how many Kafka topic configs are known by name: this many.
+    #[test]
+    fn the_readme_counts_the_known_configs() {
+        let mut kafka: Vec<&str> = KNOWN.iter().map(|k| k.kafka).collect();
+        kafka.sort_unstable();
+        kafka.dedup();
+        let readme = include_str!("../../README.md");
+        let claim = format!("{} Kafka topic configs are known by", kafka.len());
+        assert!(
+            readme.replace('\n', " ").contains(&claim),
+            "README.md should say `{claim}`"
+        );
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("7d"), Some(604_800_000));

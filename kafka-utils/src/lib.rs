@@ -102,6 +102,12 @@ mod sys;
 pub mod trace;
 
 pub use error::Error;
+
+/// The README's Rust examples, compiled (and those not marked `no_run` run) as doc tests, so
+/// the user's guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 pub use kafka_utils_core::{UnknownName, access, topology};
 
 /// `#[derive(KafkaTopics)]`: see the [crate docs](crate) and [`access`].
