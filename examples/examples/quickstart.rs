@@ -13,11 +13,8 @@
 //! `quickstart schema` its JSON Schemas, `quickstart plan` what the cluster lacks.
 
 use kafka_utils::admin::KafkaAdmin;
-use kafka_utils::app::{App, Context};
 use kafka_utils::embedded::EmbeddedCluster;
 use kafka_utils::prelude::*;
-use kafka_utils::producer::{Producer, Record};
-use kafka_utils::settings::Settings;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 

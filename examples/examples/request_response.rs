@@ -12,12 +12,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_utils::app::{App, Context};
-use kafka_utils::consumer::Consumer;
 use kafka_utils::embedded::EmbeddedCluster;
 use kafka_utils::prelude::*;
-use kafka_utils::producer::{Producer, Record};
-use kafka_utils::settings::Settings;
 use serde::{Deserialize, Serialize};
 
 /// A shop asks for an order.

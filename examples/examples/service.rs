@@ -21,13 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_utils::admin::KafkaAdmin;
-use kafka_utils::app::{App, Context};
 use kafka_utils::embedded::EmbeddedCluster;
 use kafka_utils::health::HealthCheck;
 use kafka_utils::metrics::Metrics;
 use kafka_utils::prelude::*;
-use kafka_utils::producer::Producer;
-use kafka_utils::settings::Settings;
 use kafka_utils::{actuator, app};
 use serde::{Deserialize, Serialize};
 

@@ -124,7 +124,7 @@ pub mod prelude {
 
     pub use crate::app::{App, Context};
     pub use crate::consumer::Consumer;
-    pub use crate::producer::Producer;
+    pub use crate::producer::{Producer, Record};
     pub use crate::settings::Settings;
 }
 
