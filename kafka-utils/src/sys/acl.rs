@@ -9,7 +9,7 @@ use rdkafka::bindings::rd_kafka_AclPermissionType_t as Perm;
 use rdkafka::bindings::rd_kafka_ResourcePatternType_t as Pattern;
 use rdkafka::bindings::rd_kafka_ResourceType_t as Res;
 
-use super::{AdminClient, ErrStr, NativePtr, Request, c_string, error_text, text};
+use super::{AdminClient, ErrStr, NativePtr, Request, answers, c_string, error_text, text};
 use crate::Error;
 use crate::acl::live::LiveAcl;
 use crate::topology::AclBinding;
@@ -176,12 +176,17 @@ pub(crate) fn create_acls(
         return Err(request.unexpected());
     }
     let mut count = 0usize;
-    // SAFETY: result lives as long as event; count receives the array length.
-    let results = unsafe { rd::rd_kafka_CreateAcls_result_acls(result, &mut count) };
+    // SAFETY: result lives as long as event; count receives the array's length.
+    let results = unsafe {
+        answers(
+            rd::rd_kafka_CreateAcls_result_acls(result, &mut count),
+            count,
+        )
+    };
     let mut failures = Vec::new();
-    for (index, acl) in acls.iter().enumerate().take(count) {
-        // SAFETY: index < count, the length librdkafka gave; the result lives with event.
-        let error = unsafe { error_text(rd::rd_kafka_acl_result_error(*results.add(index))) };
+    for (acl, &answer) in acls.iter().zip(results) {
+        // SAFETY: each result lives as long as event.
+        let error = unsafe { error_text(rd::rd_kafka_acl_result_error(answer)) };
         if let Some(why) = error {
             failures.push(format!("{acl}: {why}"));
         }
@@ -241,11 +246,17 @@ pub(crate) fn describe_acls(
         return Err(request.unexpected());
     }
     let mut count = 0usize;
-    // SAFETY: result lives as long as event; count receives the array length.
-    let acls = unsafe { rd::rd_kafka_DescribeAcls_result_acls(result, &mut count) };
-    let mut found: Vec<LiveAcl> = (0..count)
-        // SAFETY: index < count; each binding lives as long as event.
-        .map(|index| unsafe { live(*acls.add(index)) })
+    // SAFETY: result lives as long as event; count receives the array's length.
+    let acls = unsafe {
+        answers(
+            rd::rd_kafka_DescribeAcls_result_acls(result, &mut count),
+            count,
+        )
+    };
+    let mut found: Vec<LiveAcl> = acls
+        .iter()
+        // SAFETY: each binding lives as long as event.
+        .map(|&binding| unsafe { live(binding) })
         .collect();
     found.sort();
     Ok(found)
@@ -286,13 +297,16 @@ pub(crate) fn delete_acls(
         return Err(request.unexpected());
     }
     let mut count = 0usize;
-    // SAFETY: result lives as long as event; count receives the array length.
-    let responses = unsafe { rd::rd_kafka_DeleteAcls_result_responses(result, &mut count) };
+    // SAFETY: result lives as long as event; count receives the array's length.
+    let responses = unsafe {
+        answers(
+            rd::rd_kafka_DeleteAcls_result_responses(result, &mut count),
+            count,
+        )
+    };
     let (mut deleted, mut failures) = (Vec::new(), Vec::new());
-    for (index, acl) in acls.iter().enumerate().take(count) {
-        // SAFETY: index < count; each response lives as long as event.
-        let response = unsafe { *responses.add(index) };
-        // SAFETY: response is live.
+    for (acl, &response) in acls.iter().zip(responses) {
+        // SAFETY: each response lives as long as event.
         if let Some(why) =
             unsafe { error_text(rd::rd_kafka_DeleteAcls_result_response_error(response)) }
         {
@@ -300,12 +314,15 @@ pub(crate) fn delete_acls(
             continue;
         }
         let mut matching = 0usize;
-        // SAFETY: response is live; matching receives the array length.
+        // SAFETY: response is live; matching receives the array's length.
         let matched = unsafe {
-            rd::rd_kafka_DeleteAcls_result_response_matching_acls(response, &mut matching)
+            answers(
+                rd::rd_kafka_DeleteAcls_result_response_matching_acls(response, &mut matching),
+                matching,
+            )
         };
-        // SAFETY: i < matching; each binding lives as long as event.
-        deleted.extend((0..matching).map(|i| unsafe { live(*matched.add(i)) }));
+        // SAFETY: each binding lives as long as event.
+        deleted.extend(matched.iter().map(|&binding| unsafe { live(binding) }));
     }
     failures_to_result(&request, failures)?;
     deleted.sort();

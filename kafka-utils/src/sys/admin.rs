@@ -44,6 +44,22 @@ pub(crate) unsafe fn text(text: *const c_char, fallback: &str) -> String {
     }
 }
 
+/// The `count` entries at `array`, an array librdkafka returned with a result (its items,
+/// responses or bindings); empty when it is null.
+///
+/// # Safety
+///
+/// `array` is null or points at `count` entries that live as long as `'a` (the result's
+/// event).
+pub(crate) unsafe fn answers<'a, P>(array: *const P, count: usize) -> &'a [P] {
+    if array.is_null() || count == 0 {
+        &[]
+    } else {
+        // SAFETY: per the caller's contract.
+        unsafe { std::slice::from_raw_parts(array, count) }
+    }
+}
+
 /// A librdkafka error object's message, if `error` is not null.
 ///
 /// # Safety

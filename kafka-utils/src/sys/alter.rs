@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rdkafka::bindings as rd;
 
-use super::{AdminClient, NativePtr, Request, c_string, error_text, text};
+use super::{AdminClient, NativePtr, Request, answers, c_string, error_text, text};
 use crate::Error;
 
 /// Sets `configs` (key, value) on `topic`, leaving its other configs as they are.
@@ -76,13 +76,15 @@ pub(crate) fn set_topic_configs(
         return Err(request.unexpected());
     }
     let mut count = 0usize;
-    // SAFETY: result lives as long as event; count receives the array length.
-    let results =
-        unsafe { rd::rd_kafka_IncrementalAlterConfigs_result_resources(result, &mut count) };
-    for index in 0..count {
-        // SAFETY: index < count; each resource lives as long as event.
-        let resource = unsafe { *results.add(index) };
-        // SAFETY: resource is live.
+    // SAFETY: result lives as long as event; count receives the array's length.
+    let results = unsafe {
+        answers(
+            rd::rd_kafka_IncrementalAlterConfigs_result_resources(result, &mut count),
+            count,
+        )
+    };
+    for &resource in results {
+        // SAFETY: each resource lives as long as event.
         let code = unsafe { rd::rd_kafka_ConfigResource_error(resource) };
         if code != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             // SAFETY: resource is live; the string lives as long as it does.

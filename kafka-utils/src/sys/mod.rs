@@ -31,7 +31,9 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 
 pub use admin::AdminClient;
-pub(crate) use admin::{ErrStr, Request, c_string, error_text, set_sasl_credentials, text};
+pub(crate) use admin::{
+    ErrStr, Request, answers, c_string, error_text, set_sasl_credentials, text,
+};
 pub(crate) use alter::set_topic_configs;
 pub(crate) use events::{Event, EventKind, MainQueue, flush};
 pub use message::owned_headers;

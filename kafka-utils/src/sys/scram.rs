@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rdkafka::bindings as rd;
 
-use super::{AdminClient, NativePtr, Request, c_string, error_text, text};
+use super::{AdminClient, NativePtr, Request, answers, c_string, error_text, text};
 use crate::Error;
 
 /// Upserts `user`'s `mechanism` credential with `password`, hashed `iterations` times,
@@ -61,15 +61,14 @@ pub(crate) fn upsert_scram_credential(
     unsafe {
         let result = rd::rd_kafka_event_AlterUserScramCredentials_result(event.ptr());
         if result.is_null() {
-            return Err(Error::Admin {
-                what: request.what().to_string(),
-                message: "the broker's answer was not an AlterUserScramCredentials result".into(),
-            });
+            return Err(request.unexpected());
         }
         let mut count = 0usize;
-        let responses = rd::rd_kafka_AlterUserScramCredentials_result_responses(result, &mut count);
-        for index in 0..count {
-            let response = *responses.add(index);
+        let responses = answers(
+            rd::rd_kafka_AlterUserScramCredentials_result_responses(result, &mut count),
+            count,
+        );
+        for &response in responses {
             let error = rd::rd_kafka_AlterUserScramCredentials_result_response_error(response);
             // Every response has an error object; its code says whether it is one.
             let failed = !error.is_null()
