@@ -1,9 +1,22 @@
-//! An AsyncAPI 3.0 document of the topology: servers from the settings (with their security
-//! scheme), a channel per topic with its Kafka binding (partitions, replicas, topic
-//! configuration), a message per topic with its payload and key schemas, and an operation
-//! per grant (`send` where `Write`, `receive` where `Read`, with the user's consumer groups),
-//! plus what other generators do not know: every topic config and the ACLs
-//! (`x-kafka-utils-configs`, `x-kafka-utils-acls`).
+//! An AsyncAPI 3.0 document of the topology, for the catalogues and code generators that
+//! read AsyncAPI.
+//!
+//! # What the document holds
+//!
+//! - `servers`: from the settings, with their security scheme (SASL mechanism, TLS).
+//! - `channels`: one per topic, with its Kafka binding (partitions, replicas, topic
+//!   configuration).
+//! - `components.messages`: one per topic, with its payload and key schemas (see
+//!   [`crate::schema`]).
+//! - `operations`: one per grant: `send` where `Write`, `receive` where `Read`, with the
+//!   user's consumer groups.
+//! - What other generators do not know: every topic config and the ACLs
+//!   (`x-kafka-utils-configs`, `x-kafka-utils-acls`).
+//!
+//! [`document`] gives it as JSON, [`to_yaml`] as YAML; the admin command line prints it
+//! (`asyncapi [--yaml]`).
+//!
+//! # Example
 //!
 //! ```
 //! use kafka_utils::asyncapi::{self, Info};

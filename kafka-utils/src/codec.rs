@@ -1,9 +1,20 @@
 //! How values and keys become bytes and back.
 //!
-//! Values go through a [`Codec`]; [`Json`] (serde_json) is the default, [`Raw`] passes bytes
-//! through, and any type that implements `Codec<T>` can replace them (`Producer<U, MyCodec>`). Keys go through
-//! [`KafkaKey`]: strings as UTF-8, integers as decimal text (what a Python service's
-//! `str(key).encode()` gives), bytes as they are, and `()` for topics without a key.
+//! # Values
+//!
+//! A producer encodes and a consumer decodes values through a [`Codec`]: [`Json`]
+//! (serde_json) is the default, [`Raw`] passes bytes through, and any type that implements
+//! `Codec<T>` can replace them (`Producer<U, MyCodec>`). A value that does not decode is a
+//! [`CodecError`], which the consumer turns into an `Error::Decode` carrying the record.
+//!
+//! # Keys
+//!
+//! Keys go through [`KafkaKey`]: strings as UTF-8, integers as decimal text (what a Python
+//! service's `str(key).encode()` gives), bytes as they are, and `()` for topics without a key.
+//! The key type is part of the topic's declaration (`#[topic(key = u64)]`), so a producer
+//! cannot send a key of another type.
+//!
+//! # Example
 //!
 //! ```
 //! use kafka_utils::codec::{Codec, Json, KafkaKey};

@@ -1,8 +1,26 @@
-//! W3C trace context on records: the producer writes the `traceparent` header of its
-//! `kafka.produce` span, and the app makes each `kafka.handle` span a child of the
-//! `traceparent` it finds, so that a trace follows a message across services. It works
-//! with `tracing-opentelemetry` (feature `opentelemetry`, on by default): without an
+//! W3C trace context on records, so that a trace follows a message across services.
+//!
+//! # What is written and read
+//!
+//! The producer writes the `traceparent` header ([`TRACEPARENT`]) of its `kafka.produce`
+//! span on every record, and the app makes each `kafka.handle` span a child of the
+//! `traceparent` it finds on the record it handles. A malformed header is ignored
+//! ([`parse_traceparent`] says what is accepted: version `00`, lowercase hex, not all zeros).
+//!
+//! # When
+//!
+//! It works with `tracing-opentelemetry` (feature `opentelemetry`, on by default): without an
 //! OpenTelemetry layer in the subscriber, no header is written and nothing is parsed.
+//!
+//! ```
+//! use kafka_utils::trace::parse_traceparent;
+//!
+//! let header = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+//! let (trace, parent, flags) = parse_traceparent(header).unwrap();
+//! assert_eq!(trace, 0x4bf92f3577b34da6a3ce929d0e0e4736);
+//! assert_eq!((parent, flags), (0x00f067aa0ba902b7, 1));
+//! assert_eq!(parse_traceparent(b"00-0-0-01"), None);
+//! ```
 
 /// The header W3C Trace Context names.
 pub const TRACEPARENT: &str = "traceparent";

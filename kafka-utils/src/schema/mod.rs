@@ -1,11 +1,20 @@
 //! JSON Schema of each topic's message and key, from their Rust types (schemars).
 //!
+//! # Which types have a schema
+//!
 //! A message or key type that implements `schemars::JsonSchema` (derive it with
 //! `#[derive(schemars::JsonSchema)]`; `String`, the integers, `Vec<u8>` and most of std
 //! already do) has a schema; a type that does not simply has none (`None`): the topology
-//! still compiles. [`message_schema`] and [`key_schema`] give them as JSON Schema 2020-12,
-//! [`Draft::Draft07`] with sub-schemas inlined for documents (such as AsyncAPI) that
-//! embed them.
+//! still compiles.
+//!
+//! # Getting and using them
+//!
+//! [`message_schema`] and [`key_schema`] give them as JSON Schema 2020-12, or
+//! [`Draft::Draft07`] with sub-schemas inlined for documents (such as AsyncAPI) that embed
+//! them. A [`MessageValidator`] checks payloads against the message schema; producers,
+//! consumers and the app do it for every record when asked (`validate_schemas`).
+//!
+//! # Example
 //!
 //! ```
 //! use kafka_utils::prelude::*;
