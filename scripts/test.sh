@@ -47,9 +47,10 @@ export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-D warnings"
 # again). --timings: target/cargo-timings/ says where the build time went.
 tests_json=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-tests.XXXXXX")
 cargo test --workspace --locked --no-run --timings --message-format=json-render-diagnostics >"$tests_json"
-# "<package dir> <test binary>" for each test binary (profile `test`), as cargo built them.
+# "<package dir> <test binary>" for each test binary, as cargo built them: those of the test
+# harness (profile `test`) and the test targets without it (`harness = false`: their own main).
 test_binaries() {
-  sed -n '/"reason":"compiler-artifact"/ { /"profile":{[^}]*"test":true/ s|.*"manifest_path":"\([^"]*\)/Cargo.toml".*"executable":"\([^"]*\)".*|\1 \2|p; }' "$tests_json"
+  sed -n '/"reason":"compiler-artifact"/ { /"profile":{[^}]*"test":true\|"target":{"kind":\["test"\]/ s|.*"manifest_path":"\([^"]*\)/Cargo.toml".*"executable":"\([^"]*\)".*|\1 \2|p; }' "$tests_json"
 }
 count=$(test_binaries | wc -l)
 ((count > 0)) || { echo "test.sh: cargo named no test binary" >&2; exit 1; }
@@ -80,12 +81,9 @@ fi
 #   which shares nothing with a broker: two binaries at a time;
 # - docs: the API docs (warnings are errors), the runtime without its optional features
 #   (lint-clean), and the doc tests: the cargo calls, which need the build directory;
-# - ui: the declaration's compile-fail and compile-pass cases (trybuild), in a target
-#   directory of their own, so that its cargo does not wait for the runtime cases' one (each
-#   trybuild run holds its target directory's lock for its whole run);
-# - rest: the runtime's compile-fail cases and the other crates' tests.
-# Most of a lane's time is waiting (on brokers, rebalances, deadlines, one rustc at a time
-# in trybuild), so six lanes share the two cores well.
+# - rest: the ui tests and the other crates' tests.
+# Most of a lane's time is waiting (on brokers, rebalances, deadlines), so five lanes share
+# the two cores well.
 
 # The toolchain's libraries (a proc-macro crate's tests link libstd dynamically) and the
 # build's own, as cargo puts them on the library path.
@@ -119,10 +117,6 @@ run_lane() {
 in_package() { awk -v d="$PWD/$1" '$1 == d'; }
 not_in_packages() { awk -v a="$PWD/$1" -v b="$PWD/$2" '$1 != a && $1 != b'; }
 named() { awk -v n="$1" '{ e = $2; sub(/.*\//, "", e); sub(/-[0-9a-f]+$/, "", e) } e == n'; }
-# All but the `ui` test binary of package $1.
-not_ui_of() {
-  awk -v d="$PWD/$1" '{ e = $2; sub(/.*\//, "", e); sub(/-[0-9a-f]+$/, "", e) } !($1 == d && e == "ui")'
-}
 not_named() { awk -v n="$1" '{ e = $2; sub(/.*\//, "", e); sub(/-[0-9a-f]+$/, "", e) } e != n'; }
 docs_lane() {
   local failed=0 started=$SECONDS
@@ -136,11 +130,9 @@ docs_lane() {
   return "$failed"
 }
 
-step "cargo test: $count test binaries and the doc tests, in six lanes"
+step "cargo test: $count test binaries and the doc tests, in five lanes"
 declare -A lane_pid lane_log
-lanes=(real faults mock docs ui rest)
-# The build's target directory (<target>/<profile>/deps/<test binary>).
-target_dir=$(dirname "$(dirname "$(dirname "$(test_binaries | head -n 1 | cut -d' ' -f2)")")")
+lanes=(real faults mock docs rest)
 for lane in "${lanes[@]}"; do
   lane_log[$lane]=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-$lane.XXXXXX")
 done
@@ -152,11 +144,7 @@ test_binaries | in_package kafka-utils | run_lane 2 >"${lane_log[mock]}" 2>&1 &
 lane_pid[mock]=$!
 docs_lane >"${lane_log[docs]}" 2>&1 &
 lane_pid[docs]=$!
-test_binaries | in_package ui-tests | named ui \
-  | (export CARGO_TARGET_DIR=$target_dir/ui-declarations && run_lane 1) >"${lane_log[ui]}" 2>&1 &
-lane_pid[ui]=$!
-test_binaries | not_in_packages tests kafka-utils | not_ui_of ui-tests \
-  | run_lane 1 >"${lane_log[rest]}" 2>&1 &
+test_binaries | not_in_packages tests kafka-utils | run_lane 1 >"${lane_log[rest]}" 2>&1 &
 lane_pid[rest]=$!
 failed=()
 for lane in "${lanes[@]}"; do
@@ -170,7 +158,7 @@ for lane in "${lanes[@]}"; do
 done
 rm -f "$tests_json"
 if ((${#failed[@]})); then
-  printf '\n== FAILED lanes: %s (real: the real-broker tests; faults: the three-broker cluster; mock: kafka-utils on the mock cluster; docs: cargo doc, the no-default-features lint, the doc tests; ui: the macros' trybuild cases; rest: the runtime's trybuild cases and unit tests)\n' "${failed[*]}" >&2
+  printf '\n== FAILED lanes: %s (real: the real-broker tests; faults: the three-broker cluster; mock: kafka-utils on the mock cluster; docs: cargo doc, the no-default-features lint, the doc tests; rest: ui and unit tests)\n' "${failed[*]}" >&2
   exit 1
 fi
 

@@ -85,9 +85,15 @@ fn main() {
     assert_eq!(ServiceTopics::ALL.len(), 4);
     assert_eq!(ServiceTopics::Request.name(), "service.request");
     assert_eq!(ServiceTopics::Request.to_string(), "service.request");
-    assert_eq!("service.response".parse::<ServiceTopics>(), Ok(ServiceTopics::Response));
+    assert_eq!(
+        "service.response".parse::<ServiceTopics>(),
+        Ok(ServiceTopics::Response)
+    );
     assert!("service.nope".parse::<ServiceTopics>().is_err());
-    assert_eq!(serde_json::to_string(&ServiceTopics::Request).unwrap(), "\"service.request\"");
+    assert_eq!(
+        serde_json::to_string(&ServiceTopics::Request).unwrap(),
+        "\"service.request\""
+    );
     assert_eq!(
         serde_json::from_str::<ServiceUsers>("\"external-service\"").unwrap(),
         ServiceUsers::External
@@ -112,22 +118,51 @@ fn main() {
     assert_eq!(compacted.config("segment.ms"), Some("43200000"));
     assert_eq!(compacted.config("cleanup.policy"), Some("compact,delete"));
     assert_eq!(compacted.config("min.cleanable.dirty.ratio"), Some("0.25"));
-    assert_eq!(compacted.config("message.timestamp.after.max.ms"), Some("5400000"));
-    assert_eq!(compacted.config("follower.replication.throttled.replicas"), Some("*"));
+    assert_eq!(
+        compacted.config("message.timestamp.after.max.ms"),
+        Some("5400000")
+    );
+    assert_eq!(
+        compacted.config("follower.replication.throttled.replicas"),
+        Some("*")
+    );
     assert_eq!(compacted.configs.len(), 23);
-    assert!(compacted.configs.windows(2).all(|w| w[0].0 < w[1].0), "sorted by key");
+    assert!(
+        compacted.configs.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted by key"
+    );
     let forever = ServiceTopics::Forever.spec();
     assert_eq!(forever.config("retention.ms"), Some("-1"));
     assert_eq!(forever.config("retention.bytes"), Some("-1"));
-    assert_eq!(ServiceUsers::Service.spec().groups, &["my-service-group", "my-service-replay"]);
+    assert_eq!(
+        ServiceUsers::Service.spec().groups,
+        &["my-service-group", "my-service-replay"]
+    );
     assert_eq!(ServiceUsers::Service.spec().doc, "The service itself.");
 
     // Topics and users as types.
     assert_eq!(<service_topics::Request as Topic>::NAME, "service.request");
     assert_eq!(<service_users::External as User>::NAME, "external-service");
-    assert_eq!(ServiceTopics::from(service_topics::Response), ServiceTopics::Response);
-    produce(service_users::Service, service_topics::Request, &OrderRequest { id: 1, item: "tea".into() });
-    produce(service_users::External, service_topics::Request, &OrderRequest { id: 2, item: "cake".into() });
+    assert_eq!(
+        ServiceTopics::from(service_topics::Response),
+        ServiceTopics::Response
+    );
+    produce(
+        service_users::Service,
+        service_topics::Request,
+        &OrderRequest {
+            id: 1,
+            item: "tea".into(),
+        },
+    );
+    produce(
+        service_users::External,
+        service_topics::Request,
+        &OrderRequest {
+            id: 2,
+            item: "cake".into(),
+        },
+    );
     consume(service_users::Service, service_topics::Response);
     consume(service_users::External, service_topics::Compacted);
 

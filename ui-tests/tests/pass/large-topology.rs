@@ -1,6 +1,9 @@
 //! A large topology: 100 topics, 20 users, every user granted on 10 topics. It must
 //! compile (and its build time is what the README reports for the derive's cost).
 //! Made by a script: 100 `Topic{i}` variants `#[topic(name = "domain{i/10}.events{i}")]`.
+// Built as a test target of the workspace (see Cargo.toml), under its lints; the case
+// declares its enums as a service would, without Debug.
+#![allow(missing_debug_implementations)]
 
 use kafka_utils::prelude::*;
 

@@ -19,7 +19,7 @@ mod model {
         Users::Shop => { Topics::Orders => [Write] },
     }
 
-    pub fn check() {
+    pub(super) fn check() {
         fn produce<U: User, T: WritableBy<U>>(_: U, _: T, _: &T::Message) {}
         produce(users::Shop, topics::Orders, &String::from("order"));
         assert_eq!(TOPOLOGY.acl_bindings().len(), 2);
