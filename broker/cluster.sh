@@ -105,7 +105,7 @@ launch_node() {
   local n=$1 java=$2 cp=$3 dir
   dir=$(node_dir "$n")
   # shellcheck disable=SC2046 # the JVM options are words
-  nohup "$java" -Xms128m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  nohup "$java" -Xms128m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true $(jit_args) \
     "-Dlog4j2.configurationFile=$dir/log4j2.properties" -cp "$cp" \
     kafka.Kafka "$dir/server.properties" >>"$dir/node.out" 2>&1 &
   echo $! >"$dir/pid"
