@@ -276,6 +276,18 @@ fn codec_table(results: &Results, out: &mut String) {
     }
 }
 
+/// How many records each consume workload's topic holds, as this run filled it.
+fn fills(c: &Config) -> String {
+    WORKLOADS
+        .iter()
+        .map(|w| {
+            let count = ((w.fill as f64 * c.fill_scale) as u64).max(1000);
+            format!("{}: {} records", w.label, number(count as f64))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The whole of `BENCHMARKS.md` (`chart` is the PNG's path relative to it).
 pub fn markdown(results: &Results, chart: &str) -> String {
     let mut out = String::new();
@@ -287,13 +299,14 @@ pub fn markdown(results: &Results, chart: &str) -> String {
          {} repetitions of each measurement (clients in the listed order, then reversed), median and range reported. \
          Ratios are to raw rust-rdkafka in the same run. Produce: each client sends for {} s as fast as it can, and only \
          acknowledged records count (idempotent, `acks=all` everywhere). Consume: each client reads a topic filled once \
-         (up to {} s after its first record), in a new group. Latency: one process sends 1 KB JSON records at a fixed rate \
+         ({}), up to {} s after its first record, in a new group. Latency: one process sends 1 KB JSON records at a fixed rate \
          and handles them; the time is from the record's scheduled produce call to the handler's entry; {} s measured \
          after {} s of warm-up.\n",
         results.started,
         results.seconds / 60.0,
         c.reps,
         c.seconds,
+        fills(c),
         c.seconds,
         c.latency_seconds,
         c.latency_warmup,
