@@ -83,6 +83,7 @@ mod typed;
 pub use crate::sys::owned_headers;
 pub use builder::ConsumerBuilder;
 pub(crate) use engine::{Engine, Shared, Spec, commit_and_close};
+pub(crate) use fetch::Took;
 pub(crate) use group::{Revocation, group_for};
 pub(crate) use held::{HeldBatch, HeldRecord};
 pub(crate) use partitions::Assignment;

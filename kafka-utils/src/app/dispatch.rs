@@ -16,7 +16,7 @@ use super::options::App;
 use super::worker::{self, Runner};
 use crate::Error;
 use crate::access::User;
-use crate::consumer::{Assignment, HeldBatch, Shared, static_topic};
+use crate::consumer::{Assignment, HeldBatch, Shared, Took, static_topic};
 use crate::metrics::TopicMetrics;
 
 /// A partition's worker: its assignment, and where its batches go.
@@ -91,7 +91,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                         _ => {
                             let topic = static_topic(self.topics, &message);
                             let Some(route) = self.app.routes.get(topic) else {
-                                return Ok(());
+                                return Ok(Took::More);
                             };
                             let mut records = HeldBatch::new(self.shared, self.batch_max.min(64));
                             records.push(message);
@@ -104,7 +104,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                             });
                         }
                     }
-                    Ok(())
+                    Ok(Took::More)
                 })?;
             // A refusal stops the app; any other error is logged, and librdkafka goes on (a
             // refused login stops the app once it is final: see `Refusal`).

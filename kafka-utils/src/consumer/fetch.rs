@@ -14,6 +14,11 @@
 //! not decode it) is a pending error, and its partition is held at it: the partition's
 //! later records are carried until the application decides about it.
 //!
+//! A reader may also say it has enough ([`Took::Enough`]): the consumer does once its batch
+//! holds [`BATCH_BYTES`](super::receive) of payload, so that a batch of large records stays
+//! in the CPU's cache while the application goes through it. What was read after that
+//! record is kept, in order, for the next fetch.
+//!
 //! The reader reports the pending errors ([`Shared::next_error`]): the consumer after the
 //! records it took, the app at once (a refusal stops it; other errors are logged, and
 //! librdkafka goes on).
@@ -25,6 +30,14 @@ use super::partitions::{Assignment, Taken};
 use crate::Error;
 use crate::sys::{Message, Record as _};
 
+/// What a fetch's reader says after taking a record.
+pub(crate) enum Took {
+    /// On to the next record.
+    More,
+    /// No more this time.
+    Enough,
+}
+
 impl Shared {
     /// Takes up to `max` records, through `sink`, from the partitions that are not being
     /// revoked, not held, and not ones `skip` says to leave for now (see the
@@ -35,7 +48,7 @@ impl Shared {
         user: &str,
         max: usize,
         skip: impl Fn(&Assignment) -> bool,
-        mut sink: impl FnMut(&Arc<Assignment>, Message) -> Result<(), Error>,
+        mut sink: impl FnMut(&Arc<Assignment>, Message) -> Result<Took, Error>,
     ) -> Result<usize, Error> {
         if let Some(refusal) = self.refusal().get() {
             return Err(refusal);
@@ -53,9 +66,13 @@ impl Shared {
                 }
                 let offset = message.offset();
                 match sink(assignment, message) {
-                    Ok(()) => {
+                    Ok(Took::More) => {
                         taken += 1;
                         Taken::Next
+                    }
+                    Ok(Took::Enough) => {
+                        taken += 1;
+                        Taken::Last
                     }
                     Err(error) => {
                         errors.push(error);

@@ -120,6 +120,9 @@ impl Assignment {
 pub(crate) enum Taken {
     /// It took it: on to the next.
     Next,
+    /// It took it, and wants no more this time: the records read after it are kept, in
+    /// order, for the next take.
+    Last,
     /// It cannot go on with this partition: the record at this offset waits for a decision,
     /// and the partition's later records wait with it (kept for later).
     Hold(i64),
@@ -324,9 +327,10 @@ impl Partitions {
         self.ready.notify_one();
     }
 
-    /// Hands up to `max` records to `sink`, a turn for each partition that is neither being
-    /// revoked, nor held, nor one `skip` says to leave for now; a partition's kept records
-    /// come before its queue's. Returns how many were handed out.
+    /// Hands up to `max` records to `sink` (fewer when it says it has enough), a turn for
+    /// each partition that is neither being revoked, nor held, nor one `skip` says to leave
+    /// for now; a partition's kept records come before its queue's. Returns how many were
+    /// handed out.
     pub(crate) fn take(
         &self,
         max: usize,
@@ -341,10 +345,11 @@ impl Partitions {
         let start = state.next % count;
         state.next = start + 1;
         let mut taken = 0;
+        let mut enough = false;
         let mut buffer: Vec<*mut rd::rd_kafka_message_t> = Vec::new();
         let mut read: Vec<Message> = Vec::new();
         for turn in 0..count {
-            if taken >= max {
+            if taken >= max || enough {
                 break;
             }
             let partition = &mut state.partitions[(start + turn) % count];
@@ -355,16 +360,18 @@ impl Partitions {
                 continue;
             }
             // What was kept first, in order.
-            while taken < max {
+            while taken < max && !enough {
                 let Some(message) = partition.carried.pop_front() else {
                     break;
                 };
                 taken += 1;
-                if !hand_out(partition, message, &mut sink) {
-                    break;
+                match hand_out(partition, message, &mut sink) {
+                    Go::On => {}
+                    Go::Held => break,
+                    Go::Enough => enough = true,
                 }
             }
-            if taken >= max || partition.held.is_some() {
+            if taken >= max || enough || partition.held.is_some() {
                 continue;
             }
             let Some(queue) = &partition.queue else {
@@ -374,15 +381,20 @@ impl Partitions {
             let mut messages = read.drain(..);
             for message in messages.by_ref() {
                 taken += 1;
-                if !hand_out(partition, message, &mut sink) {
-                    break;
+                match hand_out(partition, message, &mut sink) {
+                    Go::On => {}
+                    Go::Held => break,
+                    Go::Enough => {
+                        enough = true;
+                        break;
+                    }
                 }
             }
-            // Held: the rest wait with the held record, in order.
+            // Held, or enough for the sink: the rest wait, in order.
             partition.carried.extend(messages);
         }
         drop(state);
-        if taken >= max {
+        if taken >= max || enough {
             // Records may be left, and no new one would wake the reader.
             self.ready.notify_one();
         }
@@ -431,21 +443,32 @@ impl Partitions {
 
 /// Gives `message` to `sink`, noting it as handed out; false when the sink holds the
 /// partition there.
+/// What a take does after handing out a record.
+enum Go {
+    /// On with this partition.
+    On,
+    /// On with the next partition: this one is held.
+    Held,
+    /// No further: the sink has enough.
+    Enough,
+}
+
 fn hand_out(
     partition: &mut PartitionState,
     message: Message,
     sink: &mut impl FnMut(&Arc<Assignment>, Message) -> Taken,
-) -> bool {
+) -> Go {
     let offset = message.offset();
     partition.delivered = Some(match partition.delivered {
         Some((first, last)) => (first.min(offset), last.max(offset)),
         None => (offset, offset),
     });
     match sink(&partition.assignment, message) {
-        Taken::Next => true,
+        Taken::Next => Go::On,
+        Taken::Last => Go::Enough,
         Taken::Hold(at) => {
             partition.held = Some(at);
-            false
+            Go::Held
         }
     }
 }

@@ -59,8 +59,11 @@ impl<U: User, M, C: Codec<M>> Consumer<U, M, C> {
     }
 
     /// Waits for the next record, then takes those already fetched, up to
-    /// `KAFKA_MAX_POLL_RECORDS` in all. An error met after some records (a record that
-    /// cannot be decoded) is returned by the next call.
+    /// `KAFKA_MAX_POLL_RECORDS` in all, and stopping once the batch holds 512 KiB of payload
+    /// (so that a batch of large records stays in the CPU's cache while it is gone through;
+    /// a batch always holds at least one record). The records left come with the next call,
+    /// in order. An error met after some records (a record that cannot be decoded) is
+    /// returned by the next call.
     pub async fn recv_batch(&self) -> Result<Vec<Received<M>>, Error> {
         self.receiver.receive(self.max_poll_records.max(1)).await
     }
