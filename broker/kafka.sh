@@ -218,11 +218,11 @@ check_java() {
   [[ -n $v && $v -ge 17 ]] || die "Apache Kafka 4 needs Java 17 or newer; \`$1 -version\` says: $("$1" -version 2>&1 | head -n1)"
 }
 
-# The JIT: `quick` (the default, for tests) compiles with C1 only, which halves the CPU a
-# broker takes to start (6.7 -> 3.5 s here) and to idle, on a machine where the brokers share
-# two cores with cargo; `full` (C2 too, the JVM's default) is for the benchmark, where the
-# broker's peak throughput counts.
-# KAFKA_TEST_BROKER_JIT chooses (check_java refuses another value).
+# The JIT, as KAFKA_TEST_BROKER_JIT chooses (check_java refuses another value): `quick` (the
+# default, for tests) compiles with C1 only, which about halves the CPU a broker takes to
+# start (6.7 -> 3.2-4.0 s here) and to idle, on a machine where the brokers share two cores
+# with cargo; `full` (C2 too, the JVM's default) is for the benchmark, where the broker's
+# peak throughput counts.
 jit_args() {
   if [[ ${KAFKA_TEST_BROKER_JIT:-quick} == quick ]]; then echo -XX:TieredStopAtLevel=1; fi
 }

@@ -31,6 +31,13 @@ pub struct Workload {
     pub fill: u64,
 }
 
+impl Workload {
+    /// The records its topic is filled with, `fill` scaled (`BENCH_FILL_SCALE`), at least 1,000.
+    pub fn fill_count(&self, scale: f64) -> u64 {
+        ((self.fill as f64 * scale) as u64).max(1000)
+    }
+}
+
 /// The three workloads of the issue: 100 B of bytes, ~1 KB and ~10 KB of JSON.
 pub const WORKLOADS: [Workload; 3] = [
     Workload {
@@ -340,7 +347,7 @@ pub async fn run_all(config: &Config) -> Result<Vec<Run>, BoxError> {
     }
     for workload in &WORKLOADS {
         recreate(&admin, topic_for(workload.kind)).await?;
-        let count = ((workload.fill as f64 * config.fill_scale) as u64).max(1000);
+        let count = workload.fill_count(config.fill_scale);
         let fill = Job {
             op: Op::Fill,
             count,

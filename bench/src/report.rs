@@ -281,7 +281,7 @@ fn fills(c: &Config) -> String {
     WORKLOADS
         .iter()
         .map(|w| {
-            let count = ((w.fill as f64 * c.fill_scale) as u64).max(1000);
+            let count = w.fill_count(c.fill_scale);
             format!("{}: {} records", w.label, number(count as f64))
         })
         .collect::<Vec<_>>()

@@ -366,9 +366,9 @@ impl Partitions {
                 };
                 taken += 1;
                 match hand_out(partition, message, &mut sink) {
-                    Go::On => {}
-                    Go::Held => break,
-                    Go::Enough => enough = true,
+                    Taken::Next => {}
+                    Taken::Hold(_) => break,
+                    Taken::Last => enough = true,
                 }
             }
             if taken >= max || enough || partition.held.is_some() {
@@ -382,9 +382,9 @@ impl Partitions {
             for message in messages.by_ref() {
                 taken += 1;
                 match hand_out(partition, message, &mut sink) {
-                    Go::On => {}
-                    Go::Held => break,
-                    Go::Enough => {
+                    Taken::Next => {}
+                    Taken::Hold(_) => break,
+                    Taken::Last => {
                         enough = true;
                         break;
                     }
@@ -441,36 +441,23 @@ impl Partitions {
     }
 }
 
-/// Gives `message` to `sink`, noting it as handed out; false when the sink holds the
-/// partition there.
-/// What a take does after handing out a record.
-enum Go {
-    /// On with this partition.
-    On,
-    /// On with the next partition: this one is held.
-    Held,
-    /// No further: the sink has enough.
-    Enough,
-}
-
+/// Gives `message` to `sink`, noting it as handed out, and holds the partition where the
+/// sink says so; returns what the sink said.
 fn hand_out(
     partition: &mut PartitionState,
     message: Message,
     sink: &mut impl FnMut(&Arc<Assignment>, Message) -> Taken,
-) -> Go {
+) -> Taken {
     let offset = message.offset();
     partition.delivered = Some(match partition.delivered {
         Some((first, last)) => (first.min(offset), last.max(offset)),
         None => (offset, offset),
     });
-    match sink(&partition.assignment, message) {
-        Taken::Next => Go::On,
-        Taken::Last => Go::Enough,
-        Taken::Hold(at) => {
-            partition.held = Some(at);
-            Go::Held
-        }
+    let taken = sink(&partition.assignment, message);
+    if let Taken::Hold(at) = taken {
+        partition.held = Some(at);
     }
+    taken
 }
 
 /// The error of an acknowledgement of `offset` of `topic`/`partition` that was `refused`.
