@@ -23,7 +23,9 @@
 //! | `KAFKA_RETRY_BACKOFF_MS` | `100` | milliseconds |
 //! | `KAFKA_COMPRESSION_TYPE` | `none` | `none`, `gzip`, `snappy`, `lz4`, `zstd` |
 //! | `KAFKA_BATCH_SIZE` | librdkafka's (1000000) | bytes |
-//! | `KAFKA_LINGER_MS` | librdkafka's (5) | milliseconds |
+//! | `KAFKA_PROFILE` | `balanced` | `balanced`, `low_latency`, `throughput`: what the clients trade, latency or throughput ([`profile`]) |
+//! | `KAFKA_LINGER_MS` | the profile's: 1, 0 or librdkafka's 5 | milliseconds |
+//! | `KAFKA_BUFFER_MEMORY` | `33554432` (32 MiB, the Java client's) | bytes a producer may hold unacknowledged, 1024..=2199023254528; a sender waits for room |
 //! | `KAFKA_REQUEST_TIMEOUT_MS` | `30000` | milliseconds |
 //! | `KAFKA_MAX_IN_FLIGHT_REQUESTS` | `5` | 1..=5 (idempotence needs at most 5) |
 //! | `KAFKA_STATISTICS_INTERVAL_MS` | `15000` | milliseconds between librdkafka statistics (into [`crate::metrics`]); `0` turns them off |
@@ -79,11 +81,14 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
+mod build;
 mod parse;
+pub mod profile;
 mod redact;
 mod rotation;
 
 pub use parse::Secret;
+pub use profile::Profile;
 pub(crate) use redact::client_error;
 pub use redact::is_sensitive;
 pub(crate) use rotation::{Rotate, watch as watch_credentials};
@@ -221,8 +226,14 @@ pub struct Settings {
     pub compression: Compression,
     /// `KAFKA_BATCH_SIZE`
     pub batch_size: Option<u32>,
-    /// `KAFKA_LINGER_MS`
+    /// `KAFKA_PROFILE`: what the clients trade, latency or throughput (see [`profile`]).
+    pub profile: Profile,
+    /// `KAFKA_LINGER_MS`: overrides the profile's.
     pub linger_ms: Option<u32>,
+    /// `KAFKA_BUFFER_MEMORY`: the bytes of records a producer holds that the cluster has not
+    /// acknowledged (librdkafka's `queue.buffering.max.kbytes`, 1 GiB by default there); a
+    /// sender waits for room, nothing is dropped.
+    pub buffer_memory: u64,
     /// `KAFKA_REQUEST_TIMEOUT_MS`
     pub request_timeout_ms: u32,
     /// `KAFKA_MAX_IN_FLIGHT_REQUESTS`
@@ -258,7 +269,9 @@ impl fmt::Debug for Settings {
             .field("retry_backoff_ms", &self.retry_backoff_ms)
             .field("compression", &self.compression)
             .field("batch_size", &self.batch_size)
+            .field("profile", &self.profile)
             .field("linger_ms", &self.linger_ms)
+            .field("buffer_memory", &self.buffer_memory)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("max_in_flight_requests", &self.max_in_flight_requests)
             .field("statistics_interval_ms", &self.statistics_interval_ms)
@@ -295,7 +308,9 @@ impl Default for Settings {
             retry_backoff_ms: 100,
             compression: Compression::None,
             batch_size: None,
+            profile: Profile::Balanced,
             linger_ms: None,
+            buffer_memory: Self::BUFFER_MEMORY,
             request_timeout_ms: 30_000,
             max_in_flight_requests: 5,
             statistics_interval_ms: 15_000,
@@ -330,86 +345,6 @@ impl Settings {
         parse::from_lookup(&lookup)
     }
 
-    /// Sets `SERVICE_NAME`.
-    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
-        self.service_name = Some(name.into());
-        self
-    }
-
-    /// Logs in with SASL `mechanism` as `username`, over TLS when `tls` is true.
-    pub fn with_sasl(
-        mut self,
-        mechanism: SaslMechanism,
-        username: impl Into<String>,
-        password: impl Into<String>,
-        tls: bool,
-    ) -> Self {
-        self.security_protocol = if tls {
-            SecurityProtocol::SaslSsl
-        } else {
-            SecurityProtocol::SaslPlaintext
-        };
-        self.sasl_mechanism = mechanism;
-        self.username = Some(username.into());
-        self.password = Some(Secret::new(password.into()));
-        self
-    }
-
-    /// Verifies brokers against the CA in `path` (PEM).
-    pub fn with_ssl_cafile(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ssl_cafile = Some(path.into());
-        if self.security_protocol == SecurityProtocol::Plaintext {
-            self.security_protocol = SecurityProtocol::Ssl;
-        }
-        self
-    }
-
-    /// Presents the client certificate `cert` with its key `key` (PEM files): mutual TLS.
-    pub fn with_client_certificate(
-        mut self,
-        cert: impl Into<PathBuf>,
-        key: impl Into<PathBuf>,
-    ) -> Self {
-        self.ssl_certfile = Some(cert.into());
-        self.ssl_keyfile = Some(key.into());
-        if self.security_protocol == SecurityProtocol::Plaintext {
-            self.security_protocol = SecurityProtocol::Ssl;
-        }
-        self
-    }
-
-    /// Sets `KAFKA_AUTO_OFFSET_RESET`.
-    pub fn with_auto_offset_reset(mut self, reset: AutoOffsetReset) -> Self {
-        self.auto_offset_reset = reset;
-        self
-    }
-
-    /// Sets `KAFKA_ENABLE_AUTO_COMMIT`.
-    pub fn with_auto_commit(mut self, enabled: bool) -> Self {
-        self.enable_auto_commit = enabled;
-        self
-    }
-
-    /// Sets `KAFKA_MAX_POLL_RECORDS`.
-    pub fn with_max_poll_records(mut self, records: usize) -> Self {
-        self.max_poll_records = records;
-        self
-    }
-
-    /// Sets a librdkafka property this type has no field for (e.g. `session.timeout.ms`);
-    /// it is applied last, over what the settings derive. A property that holds a secret
-    /// (see [`is_sensitive`]) shows as `***` in `Debug`; an error about a property (an
-    /// unknown name, a value librdkafka refuses: [`Error::ClientProperty`]) names it and
-    /// never shows its value.
-    pub fn with_client_property(
-        mut self,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Self {
-        self.client_properties.push((key.into(), value.into()));
-        self
-    }
-
     /// Checks that the settings hang together (what `from_env` checks too): SASL has a
     /// username and password, TLS files exist, a client certificate has its key.
     pub fn validate(&self) -> Result<(), Error> {
@@ -432,6 +367,9 @@ impl Settings {
             .set("security.protocol", self.security_protocol.as_str())
             .set("retry.backoff.ms", self.retry_backoff_ms.to_string())
             .set("request.timeout.ms", self.request_timeout_ms.to_string());
+        if self.profile.nagle_off() {
+            config.set("socket.nagle.disable", "true");
+        }
         if let Some(name) = &self.service_name {
             config.set("client.id", name);
         }
@@ -471,7 +409,9 @@ impl Settings {
         Ok(self.apply_client_properties(config))
     }
 
-    /// Producer properties: idempotent, `acks=all`, and the production tunables.
+    /// Producer properties: idempotent, `acks=all`, the profile's `linger.ms` (unless
+    /// `KAFKA_LINGER_MS` sets one), `KAFKA_BUFFER_MEMORY` as `queue.buffering.max.kbytes`, and
+    /// the production tunables.
     pub fn producer_config(&self) -> Result<rdkafka::ClientConfig, Error> {
         let mut config = self.client_config()?;
         config
@@ -485,9 +425,15 @@ impl Settings {
         if let Some(batch) = self.batch_size {
             config.set("batch.size", batch.to_string());
         }
-        if let Some(linger) = self.linger_ms {
-            config.set("linger.ms", linger.to_string());
-        }
+        match (self.linger_ms, self.profile.linger_ms()) {
+            (Some(linger), _) => config.set("linger.ms", linger.to_string()),
+            (None, Some(linger)) => config.set("linger.ms", linger),
+            (None, None) => &mut config,
+        };
+        config.set(
+            "queue.buffering.max.kbytes",
+            self.buffer_memory.div_ceil(1024).to_string(),
+        );
         config.set(
             "statistics.interval.ms",
             self.statistics_interval_ms.to_string(),
@@ -534,6 +480,12 @@ impl Settings {
             );
         Ok(self.apply_client_properties(config))
     }
+
+    /// The default `KAFKA_BUFFER_MEMORY`: 32 MiB, as the Java client's `buffer.memory`.
+    pub const BUFFER_MEMORY: u64 = 32 * 1024 * 1024;
+
+    /// The largest `KAFKA_BUFFER_MEMORY`: librdkafka's largest `queue.buffering.max.kbytes`.
+    pub const BUFFER_MEMORY_LIMIT: u64 = i32::MAX as u64 * 1024;
 
     /// librdkafka's `fetch.queue.backoff.ms` in [`Settings::consumer_config`].
     pub const FETCH_QUEUE_BACKOFF_MS: &str = "20";

@@ -75,3 +75,33 @@ async fn a_queue_full_by_bytes_makes_senders_wait_and_encodes_each_record_once()
     );
     producer.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_record_larger_than_the_buffer_is_an_error_naming_buffer_memory_not_a_hang() {
+    let cluster = EmbeddedCluster::start(1).unwrap();
+    cluster.create_topic("full.blobs", 1).unwrap();
+    let settings = Settings::new(cluster.bootstrap_servers()).with_buffer_memory(4096);
+    let producer =
+        Producer::<users::Filler, Counting>::with_codec(&settings, Counting::default()).unwrap();
+    let small = producer
+        .send(topics::Blobs, &"x".repeat(100))
+        .await
+        .expect("a small record fits");
+    small.await.expect("delivered");
+    let sent = tokio::time::timeout(
+        Duration::from_secs(10),
+        producer.send(topics::Blobs, &"x".repeat(8 * 1024)),
+    )
+    .await
+    .expect("an answer, not a wait for room that never comes");
+    let Err(err) = sent else {
+        panic!("a record larger than the whole buffer was queued");
+    };
+    let err = err.to_string();
+    assert_eq!(
+        err,
+        "KAFKA_BUFFER_MEMORY is smaller than a record of 8192 bytes for topic `full.blobs`: \
+         the producer's queue cannot hold it; raise it above the largest record"
+    );
+    producer.close().await.unwrap();
+}

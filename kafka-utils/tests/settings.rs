@@ -6,7 +6,7 @@ use std::io::Write;
 use kafka_utils::Error;
 use kafka_utils::prelude::*;
 use kafka_utils::settings::{
-    AutoOffsetReset, Compression, SaslMechanism, SecurityProtocol, Settings,
+    AutoOffsetReset, Compression, Profile, SaslMechanism, SecurityProtocol, Settings,
 };
 
 fn load(vars: &[(&str, &str)]) -> Result<Settings, Error> {
@@ -313,6 +313,127 @@ fn a_client_needs_bootstrap_servers() {
     assert!(
         err.to_string()
             .starts_with("KAFKA_BOOTSTRAP_SERVERS is not set"),
+        "{err}"
+    );
+}
+
+// `KAFKA_PROFILE` and `KAFKA_BUFFER_MEMORY`: what each profile sets in librdkafka, what
+// overrides it, and the error for each bad value.
+
+fn with_cluster(vars: &[(&str, &str)]) -> Settings {
+    let mut all = vec![("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")];
+    all.extend_from_slice(vars);
+    load(&all).unwrap()
+}
+
+#[test]
+fn the_default_is_balanced_with_a_bounded_buffer() {
+    let settings = with_cluster(&[]);
+    assert_eq!(settings.profile, Profile::Balanced);
+    assert_eq!(settings.buffer_memory, 32 * 1024 * 1024);
+    let producer = settings.producer_config().unwrap();
+    assert_eq!(producer.get("linger.ms"), Some("1"));
+    assert_eq!(producer.get("socket.nagle.disable"), Some("true"));
+    assert_eq!(producer.get("queue.buffering.max.kbytes"), Some("32768"));
+    let consumer = settings.consumer_config("g").unwrap();
+    assert_eq!(consumer.get("socket.nagle.disable"), Some("true"));
+    assert_eq!(consumer.get("linger.ms"), None, "a producer property");
+}
+
+#[test]
+fn each_profile_sets_its_linger_and_nagle() {
+    let cases = [
+        ("balanced", Some("1"), Some("true")),
+        ("low_latency", Some("0"), Some("true")),
+        ("LOW_LATENCY", Some("0"), Some("true")),
+        ("throughput", None, None),
+    ];
+    for (name, linger, nagle) in cases {
+        let producer = with_cluster(&[("KAFKA_PROFILE", name)])
+            .producer_config()
+            .unwrap();
+        assert_eq!(producer.get("linger.ms"), linger, "{name}");
+        assert_eq!(producer.get("socket.nagle.disable"), nagle, "{name}");
+    }
+    let code = Settings::new("127.0.0.1:9092");
+    assert_eq!(code.clone().low_latency().profile, Profile::LowLatency);
+    assert_eq!(code.clone().throughput().profile, Profile::Throughput);
+    assert_eq!(
+        code.with_profile(Profile::Balanced).profile,
+        Profile::Balanced
+    );
+}
+
+#[test]
+fn linger_ms_and_client_properties_override_the_profile() {
+    let settings = with_cluster(&[("KAFKA_PROFILE", "low_latency"), ("KAFKA_LINGER_MS", "20")]);
+    assert_eq!(
+        settings.producer_config().unwrap().get("linger.ms"),
+        Some("20")
+    );
+    let settings = with_cluster(&[("KAFKA_PROFILE", "throughput"), ("KAFKA_LINGER_MS", "0")]);
+    assert_eq!(
+        settings.producer_config().unwrap().get("linger.ms"),
+        Some("0")
+    );
+    let settings = Settings::new("127.0.0.1:9092")
+        .low_latency()
+        .with_client_property("socket.nagle.disable", "false")
+        .with_client_property("queue.buffering.max.kbytes", "1024");
+    let producer = settings.producer_config().unwrap();
+    assert_eq!(producer.get("socket.nagle.disable"), Some("false"));
+    assert_eq!(producer.get("queue.buffering.max.kbytes"), Some("1024"));
+}
+
+#[test]
+fn buffer_memory_is_read_in_bytes_and_rounded_up_to_kib() {
+    let settings = with_cluster(&[("KAFKA_BUFFER_MEMORY", "1048577")]);
+    assert_eq!(settings.buffer_memory, 1_048_577);
+    assert_eq!(
+        settings
+            .producer_config()
+            .unwrap()
+            .get("queue.buffering.max.kbytes"),
+        Some("1025")
+    );
+    let code = Settings::new("127.0.0.1:9092").with_buffer_memory(4096);
+    assert_eq!(
+        code.producer_config()
+            .unwrap()
+            .get("queue.buffering.max.kbytes"),
+        Some("4")
+    );
+}
+
+#[test]
+fn bad_profiles_and_buffer_sizes_are_refused_by_name() {
+    assert_eq!(
+        load(&[("KAFKA_PROFILE", "fast")]).unwrap_err().to_string(),
+        "KAFKA_PROFILE=`fast` is not accepted: expected one of `balanced`, `low_latency`, `throughput`"
+    );
+    assert_eq!(
+        load(&[("KAFKA_BUFFER_MEMORY", "32MiB")])
+            .unwrap_err()
+            .to_string(),
+        "KAFKA_BUFFER_MEMORY=`32MiB` is not accepted: expected a whole number of bytes"
+    );
+    for bad in ["0", "1023", "2199023254529"] {
+        assert_eq!(
+            load(&[("KAFKA_BUFFER_MEMORY", bad)])
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "KAFKA_BUFFER_MEMORY=`{bad}` is not accepted: expected 1024 to 2199023254528 bytes (librdkafka counts its queue in KiB)"
+            )
+        );
+    }
+    // Set in code, refused where a client is made.
+    let err = Settings::new("127.0.0.1:9092")
+        .with_buffer_memory(10)
+        .producer_config()
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("KAFKA_BUFFER_MEMORY=`10`"),
         "{err}"
     );
 }

@@ -130,6 +130,9 @@ impl Inner {
         opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<(), Error> {
+        // Refused as full twice with nothing else queued: the record alone is larger than
+        // the whole queue, and no report will ever make room for it.
+        let mut full_when_empty = 0;
         loop {
             self.wait_for_space().await;
             if let Some(refusal) = self.producer().context().refusal.get() {
@@ -139,6 +142,19 @@ impl Inner {
             if self.produce(&place, payload, key, opaque, traceparent)? {
                 self.queued();
                 return Ok(());
+            }
+            if self.events.queued() == 0 {
+                full_when_empty += 1;
+                if full_when_empty == 2 {
+                    let bytes = payload.map_or(0, <[u8]>::len) + key.map_or(0, <[u8]>::len);
+                    return Err(Error::Settings {
+                        variable: "KAFKA_BUFFER_MEMORY",
+                        message: format!(
+                            " is smaller than a record of {bytes} bytes for topic `{}`: the producer's queue cannot hold it; raise it above the largest record",
+                            place.topic
+                        ),
+                    });
+                }
             }
         }
     }

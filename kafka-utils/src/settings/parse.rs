@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{AutoOffsetReset, Compression, SaslMechanism, SecurityProtocol, Settings};
+use super::{AutoOffsetReset, Compression, Profile, SaslMechanism, SecurityProtocol, Settings};
 use crate::Error;
 
 /// A password: shown as `***` in `Debug` and `Display`, and, when it was read from a file
@@ -93,7 +93,9 @@ const VARIABLES: &[(&str, &str)] = &[
     ("KAFKA_RETRY_BACKOFF_MS", "KAFKA_RETRY_BACKOFF_MS_FILE"),
     ("KAFKA_COMPRESSION_TYPE", "KAFKA_COMPRESSION_TYPE_FILE"),
     ("KAFKA_BATCH_SIZE", "KAFKA_BATCH_SIZE_FILE"),
+    ("KAFKA_PROFILE", "KAFKA_PROFILE_FILE"),
     ("KAFKA_LINGER_MS", "KAFKA_LINGER_MS_FILE"),
+    ("KAFKA_BUFFER_MEMORY", "KAFKA_BUFFER_MEMORY_FILE"),
     ("KAFKA_REQUEST_TIMEOUT_MS", "KAFKA_REQUEST_TIMEOUT_MS_FILE"),
     (
         "KAFKA_MAX_IN_FLIGHT_REQUESTS",
@@ -236,7 +238,12 @@ impl Reader {
             })
     }
 
-    fn number(&self, variable: &'static str, default: u32, what: &str) -> Result<u32, Error> {
+    fn number<T: std::str::FromStr>(
+        &self,
+        variable: &'static str,
+        default: T,
+        what: &str,
+    ) -> Result<T, Error> {
         match self.get(variable) {
             None => Ok(default),
             Some(v) => v
@@ -368,7 +375,9 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Set
             ],
         )?,
         batch_size: r.optional_number("KAFKA_BATCH_SIZE", "bytes")?,
+        profile: r.choice("KAFKA_PROFILE", defaults.profile, &Profile::NAMES)?,
         linger_ms: r.optional_number("KAFKA_LINGER_MS", "milliseconds")?,
+        buffer_memory: r.number("KAFKA_BUFFER_MEMORY", defaults.buffer_memory, "bytes")?,
         request_timeout_ms: r.number(
             "KAFKA_REQUEST_TIMEOUT_MS",
             defaults.request_timeout_ms,
@@ -478,6 +487,16 @@ pub(super) fn validate(s: &Settings) -> Result<(), Error> {
             "KAFKA_MAX_IN_FLIGHT_REQUESTS",
             &s.max_in_flight_requests.to_string(),
             "expected 1 to 5 (the idempotent producer keeps order only up to 5)",
+        ));
+    }
+    if !(1024..=Settings::BUFFER_MEMORY_LIMIT).contains(&s.buffer_memory) {
+        return Err(invalid(
+            "KAFKA_BUFFER_MEMORY",
+            &s.buffer_memory.to_string(),
+            &format!(
+                "expected 1024 to {} bytes (librdkafka counts its queue in KiB)",
+                Settings::BUFFER_MEMORY_LIMIT
+            ),
         ));
     }
     if s.max_poll_interval_ms < 1 {
