@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark, side by side in one run: raw rust-rdkafka, kafka-utils (typed producer,
-# consumer, handler runner), confluent-kafka-python, aiokafka and FastStream, against one
-# Apache Kafka broker that this script starts (from the Maven Central jars) and always stops.
+# consumer, handler runner), Apache Kafka's Java client, confluent-kafka-python, aiokafka and
+# FastStream, against one Apache Kafka broker that this script starts (from the Maven Central
+# jars) and always stops.
 #
-#   bash scripts/bench.sh            the full run (about 25 min); writes BENCHMARKS.md,
+#   bash scripts/bench.sh            the full run (about 35 min); writes BENCHMARKS.md,
 #                                    bench/results/results.json and bench/results/chart.png
 #   BENCH_QUICK=1 bash scripts/bench.sh   one short repetition of everything (a smoke run)
 #
 # The Python clients are installed from PyPI into a virtualenv (target/bench-venv, or
-# BENCH_VENV) at the versions of bench/python/requirements.txt. On a machine with two CPUs
+# BENCH_VENV) at the versions of bench/python/requirements.txt; the Java client (bench/java)
+# is built with Maven against the broker's kafka-clients. On a machine with two CPUs
 # or more, the broker is pinned to the last CPU and the clients to the first, so that the
 # JVM and the client under test do not steal each other's time slices.
 # Knobs (see README.md): BENCH_REPS, BENCH_SECONDS, BENCH_LATENCY_SECONDS,
@@ -31,7 +33,31 @@ bench_bin=$(cargo build --release --locked -p kafka-utils-bench --bin kafka-util
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
 [[ -n $bench_bin && -x $bench_bin ]] || { echo "bench.sh: cargo named no kafka-utils-bench binary" >&2; exit 1; }
 
+step "the admin at scale: cargo build --release -p kafka-utils-scale (1,000 topics, 10,000 ACLs)"
+# Its build script writes the declaration; touched, so that the time is the derive's for
+# this topology (its dependencies are built above).
+touch bench/scale/build.rs
+t0=$(date +%s.%N)
+scale_bin=$(KAFKA_UTILS_SCALE_TOPICS=1000 KAFKA_UTILS_SCALE_READERS=5 cargo build --release --locked \
+  -p kafka-utils-scale --bin admin-scale --message-format=json \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[[ -n $scale_bin && -x $scale_bin ]] || { echo "bench.sh: cargo named no admin-scale binary" >&2; exit 1; }
+export BENCH_SCALE_BIN=$scale_bin
+export BENCH_SCALE_BUILD_SECONDS=$(awk -v end="$(date +%s.%N)" -v start="$t0" 'BEGIN { printf "%.1f", end - start }')
+
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' broker/pom.xml)
+
+step "Apache Kafka's Java client $kafka_version (bench/java, mvn package)"
+mkdir -p target
+command -v mvn >/dev/null || { echo "bench.sh: Maven (mvn) is needed to build the Java client (bench/java)" >&2; exit 1; }
+if ! mvn -q -B -f bench/java/pom.xml -Dkafka.version="$kafka_version" package dependency:build-classpath \
+  -Dmdep.outputFile=target/classpath.txt >target/bench-java-mvn.log 2>&1; then
+  tail -n 30 target/bench-java-mvn.log >&2
+  echo "bench.sh: building bench/java failed (log: target/bench-java-mvn.log)" >&2
+  exit 1
+fi
+export BENCH_JAVA_CLASSPATH=$repo/bench/java/target/bench-java-0.jar:$(cat bench/java/target/classpath.txt)
+export BENCH_JAVA_CLIENT="kafka-clients $kafka_version, $(sed -n 's:.*<jackson.version>\(.*\)</jackson.version>.*:Jackson \1:p' bench/java/pom.xml)"
 export BENCH_PYTHON=$venv/bin/python
 export BENCH_DATE=${BENCH_DATE:-$(date -u +%Y-%m-%d)}
 export BENCH_BROKER="Apache Kafka $kafka_version (KRaft, one node, JVM heap 1 GiB), on 127.0.0.1"

@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"raw": "#555555", "typed": "#d9480f", "detached": "#ffa94d", "runner": "#f08c00",
+COLORS = {"raw": "#555555", "typed": "#d9480f", "detached": "#ffa94d", "detached@throughput": "#ffd8a8",
+          "runner": "#f08c00", "runner@low_latency": "#e8590c", "java": "#c92a2a",
           "confluent": "#1971c2", "aiokafka": "#2f9e44", "faststream": "#9c36b5"}
 WORKLOADS = ["100 B bytes", "1 KB JSON", "10 KB JSON"]
 
@@ -46,14 +47,14 @@ def latency(ax, runs, rates, clients):
             picked = [r["latency"] for r in runs
                       if r["op"] == "latency" and r["rate"] == rate and r["client"] == client and r["latency"]]
             if picked:
-                labels.append(f"{client}\n{rate // 1000}k/s")
+                labels.append(f"{client.replace('@', chr(10) + '@')}\n{rate // 1000}k/s")
                 groups.append([statistics.median(p[k] for p in picked) / 1000
                                for k in ("p50_us", "p99_us", "p999_us")])
     xs = range(len(groups))
     for k, (name, shade) in enumerate([("p50", 0.45), ("p99", 0.7), ("p99.9", 1.0)]):
         ax.bar([x + (k - 1) * 0.27 for x in xs], [g[k] for g in groups], 0.27, label=name,
                color=(0.85 * shade, 0.3 * shade, 0.05 * shade))
-    ax.axhline(10, color="red", linestyle="--", linewidth=1, label="10 ms target (1k/s)")
+    ax.axhline(2, color="red", linestyle="--", linewidth=1, label="2 ms p99 target (1k/s)")
     ax.set_xticks(list(xs), labels, fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("ms (log)")
@@ -67,13 +68,16 @@ def main():
     runs = results["runs"]
     fig, axes = plt.subplots(3, 1, figsize=(11, 13))
     throughput(axes[0], runs, "produce",
-               ["raw", "typed", "detached", "confluent", "aiokafka", "faststream"],
+               ["raw", "typed", "detached", "detached@throughput", "java", "confluent", "aiokafka",
+                "faststream"],
                "Produce (acknowledged records)")
-    throughput(axes[1], runs, "consume", ["raw", "typed", "runner", "confluent", "aiokafka", "faststream"],
+    throughput(axes[1], runs, "consume",
+               ["raw", "typed", "runner", "java", "confluent", "aiokafka", "faststream"],
                "Consume (decode, no-op handler, commit)")
-    latency(axes[2], runs, results["config"]["rates"], ["raw", "runner", "confluent", "aiokafka", "faststream"])
+    latency(axes[2], runs, results["config"]["rates"],
+            ["raw", "runner", "runner@low_latency", "java", "confluent", "aiokafka", "faststream"])
     machine = results["machine"]
-    fig.suptitle(f"kafka-utils vs raw rust-rdkafka vs Python clients — {machine.get('cpu', '')}, "
+    fig.suptitle(f"kafka-utils vs raw rust-rdkafka vs the Java and Python clients — {machine.get('cpu', '')}, "
                  f"{machine.get('cores', '?')} cores; {results['started']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=90)

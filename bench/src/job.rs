@@ -6,12 +6,16 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The clients measured, in the order the tables list them.
-pub const CLIENTS: [&str; 7] = [
+/// The clients measured, in the order the tables list them. `@profile`: a kafka-utils client
+/// at that [`Profile`](kafka_utils::settings::Profile) rather than the default.
+pub const CLIENTS: [&str; 10] = [
     "raw",
     "typed",
     "detached",
+    "detached@throughput",
     "runner",
+    "runner@low_latency",
+    "java",
     "confluent",
     "aiokafka",
     "faststream",
@@ -20,6 +24,11 @@ pub const CLIENTS: [&str; 7] = [
 /// The clients written in Python (run by the virtualenv's interpreter).
 pub fn is_python(client: &str) -> bool {
     matches!(client, "confluent" | "aiokafka" | "faststream")
+}
+
+/// Apache Kafka's Java client (`bench/java`, run by `java -jar`).
+pub fn is_java(client: &str) -> bool {
+    client == "java"
 }
 
 /// What a client does.

@@ -1,5 +1,6 @@
 //! The side-by-side benchmark of kafka-utils: raw rust-rdkafka, kafka-utils' typed producer,
-//! consumer and handler runner, confluent-kafka-python, aiokafka and FastStream, on one
+//! consumer and handler runner, Apache Kafka's Java client, confluent-kafka-python, aiokafka
+//! and FastStream, on one
 //! broker, in one run, each client in a process of its own (so that its CPU time and peak
 //! memory are its own).
 //!
@@ -13,4 +14,6 @@ pub mod job;
 pub mod machine;
 pub mod plan;
 pub mod report;
+pub mod scale;
 pub mod stats;
+mod targets;

@@ -52,6 +52,7 @@ pub fn describe() -> BTreeMap<String, String> {
         Some(rdkafka::util::get_rdkafka_version().1),
     );
     put("java", std::env::var("BENCH_JAVA").ok());
+    put("Java client", std::env::var("BENCH_JAVA_CLIENT").ok());
     put("broker", std::env::var("BENCH_BROKER").ok());
     put("pinning", std::env::var("BENCH_PINNING").ok());
     machine

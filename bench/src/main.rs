@@ -11,7 +11,7 @@ use kafka_utils_bench::clients::{self, BoxError};
 use kafka_utils_bench::job::{CLIENTS, Job};
 use kafka_utils_bench::plan::{Config, run_all};
 use kafka_utils_bench::report::{Results, markdown};
-use kafka_utils_bench::{codecs, machine};
+use kafka_utils_bench::{codecs, machine, scale};
 
 const USAGE: &str = "usage: kafka-utils-bench run | report RESULTS_JSON | client JOB_JSON";
 
@@ -86,6 +86,7 @@ fn config() -> Result<Config, BoxError> {
         clients,
         fill_scale: number("BENCH_FILL_SCALE", if quick { 0.02 } else { 1.0 })?,
         python: var("BENCH_PYTHON"),
+        java_classpath: var("BENCH_JAVA_CLASSPATH"),
     })
 }
 
@@ -114,6 +115,13 @@ fn run() -> Result<(), BoxError> {
         codecs::measure(&[1024, 10_240], Duration::from_millis(600)).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new()?;
     let runs = runtime.block_on(run_all(&config))?;
+    let admin = match var("BENCH_SCALE_BIN") {
+        Some(bin) => {
+            eprintln!("bench: the admin at scale ({bin})");
+            Some(scale::measure(&bin, &config.bootstrap)?)
+        }
+        None => None,
+    };
     let results = Results {
         started: var("BENCH_DATE").unwrap_or_else(|| "an unrecorded date".into()),
         seconds: started.elapsed().as_secs_f64(),
@@ -121,6 +129,7 @@ fn run() -> Result<(), BoxError> {
         config,
         codecs,
         runs,
+        admin,
     };
     let dir = out_dir();
     std::fs::create_dir_all(&dir)?;

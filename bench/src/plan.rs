@@ -15,7 +15,7 @@ use rdkafka::client::DefaultClientContext;
 use serde::{Deserialize, Serialize};
 
 use crate::clients::{BoxError, latency_topic, topic_for};
-use crate::job::{Job, Kind, Op, Outcome, is_python};
+use crate::job::{Job, Kind, Op, Outcome, is_java, is_python};
 use crate::stats::Percentiles;
 
 /// A payload the benchmark sends.
@@ -61,23 +61,34 @@ pub const WORKLOADS: [Workload; 3] = [
 ];
 
 /// The clients of each measurement.
-pub const PRODUCERS: [&str; 6] = [
+pub const PRODUCERS: [&str; 8] = [
     "raw",
     "typed",
     "detached",
+    "detached@throughput",
+    "java",
     "confluent",
     "aiokafka",
     "faststream",
 ];
-pub const CONSUMERS: [&str; 6] = [
+pub const CONSUMERS: [&str; 7] = [
     "raw",
     "typed",
     "runner",
+    "java",
     "confluent",
     "aiokafka",
     "faststream",
 ];
-pub const LATENCY: [&str; 5] = ["raw", "runner", "confluent", "aiokafka", "faststream"];
+pub const LATENCY: [&str; 7] = [
+    "raw",
+    "runner",
+    "runner@low_latency",
+    "java",
+    "confluent",
+    "aiokafka",
+    "faststream",
+];
 
 /// How much to measure (from `BENCH_*` variables, see the README).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +105,9 @@ pub struct Config {
     pub fill_scale: f64,
     /// The Python interpreter of the virtualenv holding the Python clients.
     pub python: Option<String>,
+    /// The Java client's classpath (`bench/java`, built by `scripts/bench.sh`).
+    #[serde(default)]
+    pub java_classpath: Option<String>,
 }
 
 /// One client run and what it measured.
@@ -129,10 +143,29 @@ fn python_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/clients.py")
 }
 
+/// Where the clients of the other languages are: the virtualenv's Python, the Java
+/// client's classpath.
+#[derive(Debug, Clone, Copy)]
+pub struct Peers<'a> {
+    pub python: Option<&'a str>,
+    pub java_classpath: Option<&'a str>,
+}
+
 /// Runs one client process and reads its outcome (the last line of its output).
-pub fn run_client(job: &Job, python: Option<&str>) -> Result<Outcome, BoxError> {
+pub fn run_client(job: &Job, peers: Peers<'_>) -> Result<Outcome, BoxError> {
     let text = serde_json::to_string(job)?;
-    let mut command = if is_python(&job.client) {
+    let mut command = if is_java(&job.client) {
+        let classpath = peers.java_classpath.ok_or_else(|| {
+            format!(
+                "client `{}` is the Java client: set BENCH_JAVA_CLASSPATH to bench/java's classpath (scripts/bench.sh does)",
+                job.client
+            )
+        })?;
+        let mut command = Command::new("java");
+        command.args(["-cp", classpath, "dev.kafkautils.bench.Bench"]);
+        command
+    } else if is_python(&job.client) {
+        let python = peers.python;
         let python = python.ok_or_else(|| {
             format!(
                 "client `{}` is a Python client: set BENCH_PYTHON to the virtualenv's python (scripts/bench.sh does)",
@@ -320,7 +353,10 @@ fn record(
 pub async fn run_all(config: &Config) -> Result<Vec<Run>, BoxError> {
     let settings = kafka_utils::settings::Settings::new(config.bootstrap.clone());
     let admin: AdminClient<DefaultClientContext> = settings.client_config()?.create()?;
-    let python = config.python.as_deref();
+    let python = Peers {
+        python: config.python.as_deref(),
+        java_classpath: config.java_classpath.as_deref(),
+    };
     let pid = std::process::id();
     let mut runs = Vec::new();
     // One unrecorded produce per workload first: the broker's JIT warms up on it.
@@ -425,6 +461,7 @@ mod tests {
             clients: vec!["typed".into(), "raw".into(), "faststream".into()],
             fill_scale: 1.0,
             python: None,
+            java_classpath: None,
         };
         assert_eq!(
             order(&config, &PRODUCERS, 0),

@@ -1,8 +1,9 @@
 //! The Rust clients: raw rdkafka and kafka-utils, each run in a process of its own.
 //!
-//! Both sides use the same librdkafka properties (those of [`Settings`]: an idempotent
-//! producer with `acks=all`; a consumer that commits what it stored), so what differs is only
-//! what kafka-utils adds: typing, encoding, delivery futures, the handler runner.
+//! Both sides use the properties of [`Settings`] (an idempotent producer with `acks=all`; a
+//! consumer that commits what it stored); raw rust-rdkafka at librdkafka's own `linger.ms` and
+//! queue size, kafka-utils at its profile's (`client@profile`), so what differs is what
+//! kafka-utils adds: typing, encoding, delivery futures, the handler runner, its defaults.
 
 mod consume;
 mod latency;
@@ -12,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kafka_utils::prelude::*;
-use kafka_utils::settings::Settings;
+use kafka_utils::settings::{Profile, Settings};
 
 use crate::job::{Job, Op, Outcome, Payload};
 
@@ -63,12 +64,12 @@ pub fn latency_topic() -> &'static str {
 
 /// Runs `job` as Rust client `job.client` and returns what it measured.
 pub fn run(job: &Job) -> Result<Outcome, BoxError> {
-    let settings = Settings::new(job.bootstrap.clone());
+    let (client, settings) = settings(job)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let before = crate::job::cpu_seconds();
-    let mut outcome = match (job.client.as_str(), job.op) {
+    let mut outcome = match (client, job.op) {
         ("raw", Op::Produce | Op::Fill) => produce::raw(&settings, job)?,
         ("typed", Op::Produce) => runtime.block_on(produce::typed(&settings, job, false))?,
         ("detached", Op::Produce) => runtime.block_on(produce::typed(&settings, job, true))?,
@@ -85,6 +86,35 @@ pub fn run(job: &Job) -> Result<Outcome, BoxError> {
     outcome.peak_rss_kb = crate::job::peak_rss_kb();
     Ok(outcome)
 }
+
+/// The client a job names, and its settings: raw rust-rdkafka at librdkafka's own defaults
+/// (`linger.ms` 5, a 1 GiB queue: [`Profile::Throughput`] with librdkafka's buffer),
+/// kafka-utils' clients at the default profile, or at the one after an `@`
+/// (`detached@throughput`, `runner@low_latency`).
+fn settings(job: &Job) -> Result<(&str, Settings), BoxError> {
+    let base = Settings::new(job.bootstrap.clone());
+    let (client, profile) = match job.client.split_once('@') {
+        None => (job.client.as_str(), None),
+        Some((client, name)) => {
+            let profile = Profile::NAMES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, p)| *p)
+                .ok_or_else(|| format!("client `{}`: no profile `{name}`", job.client))?;
+            (client, Some(profile))
+        }
+    };
+    let settings = match (client, profile) {
+        ("raw", None) => base.throughput().with_buffer_memory(LIBRDKAFKA_BUFFER),
+        ("raw", Some(_)) => return Err("raw rust-rdkafka runs at librdkafka's defaults".into()),
+        (_, Some(profile)) => base.with_profile(profile),
+        (_, None) => base,
+    };
+    Ok((client, settings))
+}
+
+/// librdkafka's default `queue.buffering.max.kbytes` (1 GiB), in bytes.
+const LIBRDKAFKA_BUFFER: u64 = 1024 * 1024 * 1024;
 
 /// The instant every latency timestamp counts from.
 fn epoch() -> Instant {
