@@ -1,13 +1,14 @@
 //! `admin-scale`: on the cluster of `KAFKA_BOOTSTRAP_SERVERS` (its principal may create topics
-//! and ACLs), times `plan` (on a cluster without the topology), `apply`, and the `plan` after
-//! it, which must find nothing to do; then deletes what it created (unless `--keep`). Prints
-//! the figures as JSON on its last line.
+//! and ACLs), times `plan` (on a cluster without the topology: what an earlier run left is
+//! deleted first), `apply`, and the `plan` after it, which must find nothing to do; then
+//! deletes what it created (unless `--keep`). Prints the figures as JSON on its last line.
 
 use std::time::{Duration, Instant};
 
 use kafka_utils::admin::{ApplyOptions, KafkaAdmin};
 use kafka_utils::settings::Settings;
 use kafka_utils_scale::TOPOLOGY;
+use rdkafka::types::RDKafkaErrorCode;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -58,15 +59,38 @@ async fn run(keep: bool) -> Result<Figures, BoxError> {
     eprintln!("admin-scale: {topics} topics, {partitions} partitions, {acls} ACLs");
 
     let started = Instant::now();
-    let plan = admin.plan().await?;
-    let plan_seconds = seconds(started);
-    let (planned_topics, planned_acls) = (plan.create_topics.len(), plan.add_acls.len());
-    if planned_topics != topics || planned_acls != acls {
-        return Err(format!(
-            "the cluster already holds part of the topology: the plan creates {planned_topics} of {topics} topics and {planned_acls} of {acls} ACLs"
-        )
-        .into());
+    let mut plan = admin.plan().await?;
+    let mut plan_seconds = seconds(started);
+    let whole = |plan: &kafka_utils::admin::Plan| {
+        plan.create_topics.len() == topics && plan.add_acls.len() == acls
+    };
+    if !whole(&plan) {
+        // Left by a run that was stopped before it cleaned up: deleted, and planned again
+        // once the cluster no longer has any of it.
+        eprintln!(
+            "admin-scale: the cluster holds part of the topology (an earlier run's); deleting it"
+        );
+        cleanup(&settings).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let started = Instant::now();
+            plan = admin.plan().await?;
+            plan_seconds = seconds(started);
+            if whole(&plan) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the cluster still holds part of the topology 60 s after deleting it: the plan creates {} of {topics} topics and {} of {acls} ACLs",
+                    plan.create_topics.len(),
+                    plan.add_acls.len()
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
+    let (planned_topics, planned_acls) = (plan.create_topics.len(), plan.add_acls.len());
 
     let started = Instant::now();
     admin.apply(&plan, ApplyOptions::default()).await?;
@@ -116,7 +140,12 @@ async fn cleanup(settings: &Settings) -> Result<(), BoxError> {
     let options = rdkafka::admin::AdminOptions::new().operation_timeout(Some(timeout));
     for chunk in names.chunks(200) {
         for result in admin.delete_topics(chunk, &options).await? {
-            result.map_err(|(topic, code)| format!("deleting topic `{topic}`: {code}"))?;
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((topic, code)) => {
+                    return Err(format!("deleting topic `{topic}`: {code}").into());
+                }
+            }
         }
     }
     Ok(())
