@@ -258,13 +258,22 @@ mod flipping {
     permissions! { static FLIPS; Users::Flipper => { Topics::Flips => [Write] } }
 }
 
-/// Sets flipper's password on the broker, with Kafka's own tool.
-async fn flip(password: &'static str) {
+/// Sets flipper's SCRAM password through the admin API (no JVM start).
+async fn set_password_by_admin(password: &'static str) {
+    let admin = TestCluster::get().settings();
     tokio::task::spawn_blocking(move || {
-        TestCluster::get().set_scram_password_with_kafka_tools("flipper", password)
+        let admin = acl::admin_client(&admin)?;
+        kafka_utils::scram::set_password(
+            &admin,
+            "flipper",
+            kafka_utils::settings::SaslMechanism::ScramSha512,
+            &kafka_utils::settings::Secret::new(password.to_string()),
+            Duration::from_secs(30),
+        )
     })
     .await
-    .unwrap();
+    .unwrap()
+    .expect("the admin sets flipper's password");
 }
 
 #[tokio::test]
@@ -291,10 +300,13 @@ async fn a_login_refused_for_a_while_does_not_end_the_producer() {
         .await
         .unwrap();
 
-    // The broker takes another password (Kafka's own tool): flipper's connections must log
-    // in again within 5 s (`connections.max.reauth.ms`) and are refused. Records wait.
-    flip("flipper-second").await;
+    // The broker takes another password: flipper's connections must log in again within 5 s
+    // (`connections.max.reauth.ms`) and are refused. Records wait. Set through the admin API,
+    // not Kafka's tool (which set the first one): the tool's JVM takes seconds to start and to
+    // end, under CI's load long enough to push the refusal past the 10 s a served client is
+    // given before `started` is even taken.
     let started = Instant::now();
+    set_password_by_admin("flipper-second").await;
     let mut pending = Vec::new();
     let mut n = 1u64;
     let refused = loop {
@@ -316,20 +328,7 @@ async fn a_login_refused_for_a_while_does_not_end_the_producer() {
     // Refused for a while (well within the 10 s a served client is given), then the password
     // is back: set through the admin API, which takes no JVM start.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let admin = cluster.settings();
-    tokio::task::spawn_blocking(move || {
-        let admin = acl::admin_client(&admin)?;
-        kafka_utils::scram::set_password(
-            &admin,
-            "flipper",
-            kafka_utils::settings::SaslMechanism::ScramSha512,
-            &kafka_utils::settings::Secret::new("flipper-first".to_string()),
-            Duration::from_secs(30),
-        )
-    })
-    .await
-    .unwrap()
-    .expect("the admin sets the first password again");
+    set_password_by_admin("flipper-first").await;
     println!(
         "records waited for {:?} before the password was back, {:?} after it was changed",
         refused.elapsed(),
