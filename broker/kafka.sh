@@ -230,12 +230,12 @@ jit_args() {
 }
 
 jvm_args() {
+  local heap=-Xms256m extra=
   if [[ ${KAFKA_TEST_BROKER_JIT:-quick} == full ]]; then
-    echo -Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-      -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true
-  else
-    echo -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true $(jit_args)
+    heap=-Xms1g
+    extra="-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15"
   fi
+  echo $heap -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 $extra -Djava.awt.headless=true $(jit_args)
 }
 
 # Launches the broker on the configuration and data in $state (in the background).

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use crate::clients::BoxError;
+use crate::targets::verdict;
 
 /// What `admin-scale` measured, and how long its crate took to build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,7 +59,6 @@ pub fn measure(bin: &str, bootstrap: &str) -> Result<AdminScale, BoxError> {
 /// The section of `BENCHMARKS.md`, with the targets (plan ≤ 3 s, apply ≤ 60 s, re-plan ≤ 3 s
 /// and empty).
 pub fn markdown(scale: &AdminScale, out: &mut String) {
-    let verdict = |met: bool| if met { "**met**" } else { "**not met**" };
     let _ = writeln!(
         out,
         "A topology of {} topics ({} partitions) and {} ACLs, declared as a service declares one \

@@ -10,7 +10,7 @@ use crate::report::Results;
 /// The peers a latency target must beat: every client that is neither raw nor ours.
 const PEERS: [&str; 4] = ["java", "confluent", "aiokafka", "faststream"];
 
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "**met**" } else { "**not met**" }
 }
 

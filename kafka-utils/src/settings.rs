@@ -425,11 +425,13 @@ impl Settings {
         if let Some(batch) = self.batch_size {
             config.set("batch.size", batch.to_string());
         }
-        match (self.linger_ms, self.profile.linger_ms()) {
-            (Some(linger), _) => config.set("linger.ms", linger.to_string()),
-            (None, Some(linger)) => config.set("linger.ms", linger),
-            (None, None) => &mut config,
-        };
+        let linger = self
+            .linger_ms
+            .map(|ms| ms.to_string())
+            .or_else(|| self.profile.linger_ms().map(str::to_string));
+        if let Some(linger) = linger {
+            config.set("linger.ms", linger);
+        }
         config.set(
             "queue.buffering.max.kbytes",
             self.buffer_memory.div_ceil(1024).to_string(),

@@ -111,12 +111,11 @@ public final class Bench {
       System.exit(2);
     }
     Job job = Job.parse(args[0]);
-    long cpu = cpuNanos();
     Map<String, Object> outcome =
         switch (job.op()) {
-          case "produce" -> produce(job, cpu);
-          case "consume" -> consume(job, cpu);
-          case "latency" -> latency(job, cpu);
+          case "produce" -> produce(job);
+          case "consume" -> consume(job);
+          case "latency" -> latency(job);
           default -> throw new IllegalArgumentException("no Java client for " + job.op());
         };
     System.out.println(JSON.writeValueAsString(outcome));
@@ -177,7 +176,7 @@ public final class Bench {
     return new long[] {sent, elapsed};
   }
 
-  static Map<String, Object> produce(Job job, long cpuBefore) throws Exception {
+  static Map<String, Object> produce(Job job) throws Exception {
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(job))) {
       send(producer, job, WARMUP_SECONDS);
       long cpu = cpuNanos();
@@ -227,7 +226,7 @@ public final class Bench {
     }
   }
 
-  static Map<String, Object> consume(Job job, long cpuBefore) throws Exception {
+  static Map<String, Object> consume(Job job) throws Exception {
     try (KafkaConsumer<byte[], byte[]> warm = consumer(job, job.group() + "-warmup")) {
       read(warm, job, job.count(), WARMUP_SECONDS);
     }
@@ -245,7 +244,8 @@ public final class Bench {
     return System.nanoTime() - START;
   }
 
-  static Map<String, Object> latency(Job job, long cpuBefore) throws Exception {
+  static Map<String, Object> latency(Job job) throws Exception {
+    long cpuBefore = cpuNanos();
     long start = nowNs();
     long from = start + (long) (job.warmup() * 1e9);
     long total = (long) (job.rate() * (job.warmup() + job.seconds()));
