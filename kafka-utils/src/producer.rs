@@ -66,6 +66,7 @@ use crate::trace;
 
 mod delivery;
 mod inner;
+mod kick;
 mod poller;
 mod queueing;
 mod report;
@@ -75,6 +76,7 @@ mod waiting;
 use crate::sys::TopicHandles;
 use delivery::{DeliveryContext, produce_span};
 use inner::{Inner, Validators};
+use kick::{Kick, KickMode};
 use poller::{Events, Poller};
 use queueing::{Filled, Placement, Retry};
 use report::{BatchState, Totals};
@@ -182,8 +184,19 @@ impl<U: User, C> Producer<U, C> {
             crate::settings::client_error(format!("creating a producer for user `{}`", U::NAME), e)
         })?;
         let events = Arc::new(Events::new(producer)?);
+        let poller = Poller::start(Arc::clone(&events))?;
+        // Without its thread a producer only loses the kick: lone records wait `linger.ms`.
+        let kick = Kick::start(
+            &events,
+            KickMode::of(settings.profile, config.get("linger.ms")),
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "lone records will wait for linger.ms");
+            Kick::default()
+        });
         let inner = Arc::new(Inner {
-            poller: Poller::start(Arc::clone(&events))?,
+            poller,
+            kick,
             events,
             topics: TopicHandles::default(),
             flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),

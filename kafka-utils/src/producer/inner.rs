@@ -7,6 +7,7 @@ use std::time::Duration;
 use rdkafka::producer::{BaseProducer, Producer as _};
 
 use super::delivery::DeliveryContext;
+use super::kick::Kick;
 use super::poller::{Events, Poller};
 use crate::refusal::Refusal;
 use crate::schema::MessageValidator;
@@ -17,6 +18,8 @@ pub(super) struct Inner {
     /// The librdkafka producer and its events, served by `poller`.
     pub(super) events: Arc<Events>,
     pub(super) poller: Poller,
+    /// Sends a record at once when nothing is in flight (see `producer/kick.rs`).
+    pub(super) kick: Kick,
     /// librdkafka's handle of each topic written to (destroyed before the producer).
     pub(super) topics: TopicHandles,
     pub(super) flush_timeout: Duration,
@@ -66,10 +69,12 @@ impl Drop for Inner {
         // Flushing and destroying block: on a thread of their own when this is a runtime's.
         let events = Arc::clone(&self.events);
         let mut poller = std::mem::take(&mut self.poller);
+        let mut kick = std::mem::take(&mut self.kick);
         let mut topics = std::mem::take(&mut self.topics);
         let timeout = self.flush_timeout;
         let on_this_thread = tokio::runtime::Handle::try_current().is_err();
         crate::sys::off_the_runtime(move || {
+            kick.stop();
             // librdkafka purges what is still queued when the producer is destroyed.
             if let Err(e) = events.flush(timeout) {
                 tracing::error!(error = %e, "records still queued when the producer was dropped");
