@@ -33,7 +33,7 @@ const DESCRIPTIONS: [(&str, &str); 10] = [
     ),
     (
         "typed",
-        "kafka-utils `Producer` at the default profile (`balanced`: `linger.ms` 1, Nagle off, a 32 MiB queue) (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`: each assigned partition read from its own librdkafka queue, a batch per call; no headers read, like raw)",
+        "kafka-utils `Producer` at the default profile (`balanced`: `linger.ms` 1 while records are in flight, a record sent while none is leaves at once; Nagle off, a 32 MiB queue) (encodes each typed value, one delivery future per record) / `Consumer` (`recv_batch` + `ack_batch`: each assigned partition read from its own librdkafka queue, a batch per call; no headers read, like raw)",
     ),
     (
         "detached",
