@@ -48,7 +48,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 use rdkafka::producer::{Producer as _, PurgeConfig};
@@ -179,6 +179,7 @@ impl<U: User, C> Producer<U, C> {
             fatal: std::sync::OnceLock::new(),
             slots: Arc::new(Slots::default()),
             totals: Totals::default(),
+            unreported: AtomicU64::new(0),
         };
         let producer = config.create_with_context(context).map_err(|e| {
             crate::settings::client_error(format!("creating a producer for user `{}`", U::NAME), e)

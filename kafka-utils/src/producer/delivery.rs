@@ -38,6 +38,22 @@ pub(super) struct DeliveryContext {
     pub(super) slots: Arc<Slots>,
     /// Every record reported so far.
     pub(super) totals: Totals,
+    /// Records handed to librdkafka and not reported yet, as the kick counts them (see
+    /// `producer/kick.rs`): taken down before an event's reports are delivered, so that a
+    /// sender woken by its report never finds its own record still counted.
+    pub(super) unreported: std::sync::atomic::AtomicU64,
+}
+
+impl DeliveryContext {
+    /// `n` records were reported: counted out before their reports are delivered.
+    pub(super) fn reported(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        let _ = self
+            .unreported
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
+    }
 }
 
 impl Drop for DeliveryContext {

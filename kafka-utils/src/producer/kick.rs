@@ -11,8 +11,10 @@
 //!
 //! Nagle's algorithm answers the same question for TCP: send at once when nothing is
 //! unacknowledged, batch while something is. [`Kick`] does that on top of librdkafka. Each
-//! record handed to librdkafka is counted; when one is handed over while none of the
-//! producer's records is in flight (all reported), the producer's kick thread calls
+//! record handed to librdkafka is counted, and counted out when its report comes (before
+//! the report is delivered: a sender woken by it never finds its record still counted);
+//! when one is handed over while none of the producer's records is in flight, the
+//! producer's kick thread calls
 //! `rd_kafka_flush`, during which librdkafka ignores `linger.ms` (documented in
 //! `rdkafka.h`), so that the record leaves now. The flush ends once the record is reported
 //! or after the kick's window (the profile's `linger.ms`), whichever comes first. At full
@@ -28,7 +30,6 @@ use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use super::poller::Events;
-use super::report::Totals;
 use crate::Error;
 use crate::settings::Profile;
 
@@ -75,8 +76,6 @@ pub(super) struct Kick {
 /// What the sender and the kick thread share.
 #[derive(Default)]
 struct Shared {
-    /// Records handed to librdkafka (compared with the reported ones of [`Totals`]).
-    queued: AtomicU64,
     /// A record was handed over while nothing was in flight: flush.
     requested: AtomicBool,
     /// The kick thread is flushing: a record handed over now leaves at once anyway.
@@ -102,16 +101,14 @@ impl Kick {
         })
     }
 
-    /// A record was handed to librdkafka: if none of the producer's records was in flight
-    /// before it (every one reported in `totals`), it leaves at once.
+    /// A record was handed to librdkafka: counted in `unreported` (the producer's records
+    /// not reported yet) and, if none was in flight before it, sent at once.
     #[inline]
-    pub(super) fn queued(&self, totals: &Totals) {
+    pub(super) fn queued(&self, unreported: &AtomicU64) {
         let Some(shared) = &self.shared else {
             return;
         };
-        let before = shared.queued.fetch_add(1, Ordering::AcqRel);
-        let reported = totals.get();
-        if before > reported.delivered + reported.failed {
+        if unreported.fetch_add(1, Ordering::AcqRel) > 0 {
             return;
         }
         shared.requested.store(true, Ordering::Release);

@@ -112,6 +112,7 @@ fn deliver_into(
     messages: &mut Vec<*mut rd::rd_kafka_message_t>,
 ) -> usize {
     let reports = event.reports(messages);
+    context.reported(reports.len());
     let (mut detached_ok, mut detached_failed) = (0u64, Vec::new());
     let detached = |opaque: usize| Opaque::from_raw(opaque) == Opaque::Detached;
     for report in reports.iter().filter(|r| detached(r.opaque())) {

@@ -162,7 +162,7 @@ impl Inner {
     /// A record was queued: every [`POLL_EVERY`] of them, the sending thread serves the
     /// reports that are ready.
     fn queued(&self) {
-        self.kick.queued(&self.producer().context().totals);
+        self.kick.queued(&self.producer().context().unreported);
         let sent = SENT.with(|n| {
             let sent = n.get().wrapping_add(1);
             n.set(sent);
