@@ -64,6 +64,7 @@ macro_rules! kafka_drop {
 }
 
 kafka_drop! {
+    rd_kafka_t => rd_kafka_destroy,
     rd_kafka_queue_t => rd_kafka_queue_destroy,
     rd_kafka_event_t => rd_kafka_event_destroy,
     rd_kafka_message_t => rd_kafka_message_destroy,
