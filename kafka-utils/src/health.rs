@@ -109,6 +109,8 @@ pub struct HealthCheck {
 struct Checker {
     client: Arc<AdminClient>,
     topology: &'static Topology,
+    /// How the cluster names the declared topics.
+    scope: crate::settings::Scope,
     timeout: Duration,
     cache: Duration,
     consumers: Mutex<Vec<ConsumerProbe>>,
@@ -149,6 +151,7 @@ impl HealthCheck {
             inner: Arc::new(Checker {
                 client,
                 topology,
+                scope: settings.scope.clone(),
                 timeout: DEFAULT_TIMEOUT,
                 cache: Duration::ZERO,
                 consumers: Mutex::new(Vec::new()),
@@ -277,7 +280,13 @@ impl Checker {
     async fn run(&self) -> Health {
         let budget = budget(self.timeout);
         let deadline = Instant::now() + budget;
-        let cluster = checks::cluster(Arc::clone(&self.client), self.topology, deadline, budget);
+        let cluster = checks::cluster(
+            Arc::clone(&self.client),
+            self.topology,
+            self.scope.clone(),
+            deadline,
+            budget,
+        );
         let probes = self.probes();
         let consumers = futures::future::join_all(
             probes

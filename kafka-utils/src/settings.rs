@@ -86,12 +86,14 @@ mod parse;
 pub mod profile;
 mod redact;
 mod rotation;
+mod scope;
 
 pub use parse::Secret;
 pub use profile::Profile;
 pub(crate) use redact::client_error;
 pub use redact::is_sensitive;
 pub(crate) use rotation::{Rotate, watch as watch_credentials};
+pub(crate) use scope::Scope;
 
 /// How clients connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +244,9 @@ pub struct Settings {
     pub statistics_interval_ms: u32,
     /// Further librdkafka properties, set last (see [`Settings::with_client_property`]).
     pub client_properties: Vec<(String, String)>,
+    /// Where the names live on the cluster (the test kit's per-test prefix; see
+    /// `settings/scope.rs`).
+    pub(crate) scope: Scope,
 }
 
 impl fmt::Debug for Settings {
@@ -283,6 +288,7 @@ impl fmt::Debug for Settings {
                     .map(|(k, v)| format!("{k}={}", redact::shown(k, v)))
                     .collect::<Vec<_>>(),
             )
+            .field("name_prefix", &self.scope.prefix())
             .finish()
     }
 }
@@ -315,6 +321,7 @@ impl Default for Settings {
             max_in_flight_requests: 5,
             statistics_interval_ms: 15_000,
             client_properties: Vec::new(),
+            scope: Scope::default(),
         }
     }
 }
@@ -462,7 +469,7 @@ impl Settings {
             AutoOffsetReset::None => "error",
         };
         config
-            .set("group.id", group)
+            .set("group.id", self.scope.name(group))
             .set("auto.offset.reset", reset)
             .set("enable.auto.offset.store", "false")
             .set("enable.auto.commit", self.enable_auto_commit.to_string())
@@ -480,7 +487,16 @@ impl Settings {
                 "statistics.interval.ms",
                 self.statistics_interval_ms.to_string(),
             );
+        if let Some(interval) = self.scope.commit_interval_ms {
+            config.set("auto.commit.interval.ms", interval.to_string());
+        }
         Ok(self.apply_client_properties(config))
+    }
+
+    /// The cluster's name of topic (or consumer group) `declared`: the name itself, or with
+    /// the test kit's per-test prefix (see `kafka_utils::testing`).
+    pub fn cluster_name<'a>(&self, declared: &'a str) -> std::borrow::Cow<'a, str> {
+        self.scope.name(declared)
     }
 
     /// The default `KAFKA_BUFFER_MEMORY`: 32 MiB, as the Java client's `buffer.memory`.

@@ -168,6 +168,13 @@ impl KafkaAdmin {
     /// user needs to describe and create topics, alter their configs and the ACLs).
     /// Requests wait up to `KAFKA_REQUEST_TIMEOUT_MS`.
     pub fn new(settings: &Settings, topology: &'static Topology) -> Result<Self, Error> {
+        if let Some(prefix) = settings.scope.prefix() {
+            return Err(Error::Topology(format!(
+                "the admin provisions the declared names, and these settings name every topic \
+                 and group with the test kit's prefix `{prefix}`; the kit creates its topics \
+                 itself (`TestKit::start`)"
+            )));
+        }
         Ok(KafkaAdmin {
             client: Arc::new(acl::admin_client(settings)?),
             topology,

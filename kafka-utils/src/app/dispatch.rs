@@ -89,7 +89,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                             batch.records.push(message);
                         }
                         _ => {
-                            let topic = static_topic(self.topics, &message);
+                            let topic = static_topic(self.topics, &self.shared.scope, &message);
                             let Some(route) = self.app.routes.get(topic) else {
                                 return Ok(Took::More);
                             };

@@ -35,7 +35,7 @@ use super::probe::{ConsumerProbe, ProbeState, Running};
 use crate::Error;
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
-use crate::settings::{Settings, client_error};
+use crate::settings::{Scope, Settings, client_error};
 use crate::sys::DropOffRuntime;
 
 /// How often the group's thread comes back from a poll to look at its flags.
@@ -50,8 +50,12 @@ const ERRORS_KEPT: usize = 64;
 /// What the engine's thread, its owner and the records of it share.
 pub(crate) struct Shared {
     consumer: DropOffRuntime<BaseConsumer<GroupContext>>,
+    /// The consumer group, as the cluster names it.
     pub(crate) group: String,
-    topics: Vec<&'static str>,
+    /// The subscribed topics' names on the cluster.
+    topics: Vec<String>,
+    /// How the cluster names the declared topics (see `settings/scope.rs`).
+    pub(crate) scope: Scope,
     pub(crate) probe: Arc<ProbeState>,
     max_poll_interval: Duration,
     stop: AtomicBool,
@@ -173,13 +177,19 @@ impl Engine {
             .consumer_config(&spec.group)?
             .create_with_context(context)
             .map_err(|e| client_error(format!("creating a consumer for user `{user}`"), e))?;
+        let topics: Vec<String> = spec
+            .topics
+            .iter()
+            .map(|t| spec.settings.cluster_name(t).into_owned())
+            .collect();
         consumer
-            .subscribe(&spec.topics)
-            .map_err(|e| Error::kafka(format!("subscribing to {:?}", spec.topics), e))?;
+            .subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())
+            .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
         let shared = Arc::new(Shared {
             consumer: DropOffRuntime::new(consumer),
-            group: spec.group,
-            topics: spec.topics,
+            group: spec.settings.cluster_name(&spec.group).into_owned(),
+            topics,
+            scope: spec.settings.scope.clone(),
             probe: Arc::clone(&spec.probe.state),
             max_poll_interval: Duration::from_millis(spec.settings.max_poll_interval_ms.into()),
             stop: AtomicBool::new(false),
@@ -239,7 +249,8 @@ fn serve(shared: Arc<Shared>) {
             consumer.unsubscribe();
             left = true;
         } else if left && !stalled {
-            match consumer.subscribe(&shared.topics) {
+            match consumer.subscribe(&shared.topics.iter().map(String::as_str).collect::<Vec<_>>())
+            {
                 Ok(()) => {
                     tracing::info!(group = shared.group, "joining the group again");
                     left = false;

@@ -41,7 +41,7 @@ impl<U: User, M, C: Codec<M>> Receiver<U, M, C> {
     /// Decodes `message` (checked against its topic's schema with `validate_schemas`); an
     /// undecodable one comes with its bytes, for the application to decide about.
     fn decode(&self, message: &impl Record) -> Result<Received<M>, Error> {
-        let topic = static_topic(&self.topics, message);
+        let topic = static_topic(&self.topics, &self.shared.scope, message);
         let validator = self
             .validators
             .iter()

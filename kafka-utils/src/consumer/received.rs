@@ -3,6 +3,7 @@
 use crate::Error;
 use crate::codec::{Codec, CodecError, KafkaKey};
 use crate::schema::MessageValidator;
+use crate::settings::Scope;
 use crate::sys::Record;
 
 /// A record received and decoded, with where it came from.
@@ -47,15 +48,17 @@ pub(crate) fn find_header<'a>(
         .and_then(|(_, v)| v.as_deref())
 }
 
-/// The declared name of the topic `message` came from (without asking librdkafka for the
-/// name when only one topic is subscribed).
-pub(crate) fn static_topic(topics: &[&'static str], message: &impl Record) -> &'static str {
+/// The declared name (one of `topics`, named on the cluster as `scope` says) of the topic
+/// `message` came from, without asking librdkafka for the name when only one topic is
+/// subscribed.
+pub(crate) fn static_topic(
+    topics: &[&'static str],
+    scope: &Scope,
+    message: &impl Record,
+) -> &'static str {
     match topics {
         [only] => only,
-        _ => {
-            let name = message.topic();
-            topics.iter().find(|t| **t == name).copied().unwrap_or("?")
-        }
+        _ => scope.declared(topics, message.topic()).unwrap_or("?"),
     }
 }
 

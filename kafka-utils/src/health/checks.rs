@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::{Component, Status};
 use crate::acl::AdminClient;
 use crate::consumer::ConsumerProbe;
+use crate::settings::Scope;
 use crate::topology::Topology;
 
 /// The time left until `deadline`, at least a millisecond (librdkafka reads zero as "do
@@ -42,6 +43,7 @@ async fn bounded<T: Send + 'static>(
 pub(super) async fn cluster(
     client: Arc<AdminClient>,
     topology: &'static Topology,
+    scope: Scope,
     deadline: Instant,
     timeout: Duration,
 ) -> (Component, Component) {
@@ -81,7 +83,7 @@ pub(super) async fn cluster(
     let kafka = Component::new(Status::Up, json!({ "brokers": brokers }));
     let (mut missing, mut short, mut present) = (Vec::new(), Vec::new(), Vec::new());
     for (name, partitions) in declared {
-        match live.get(name) {
+        match live.get(&*scope.name(name)) {
             None => missing.push(name),
             Some(have) => {
                 let want = partitions

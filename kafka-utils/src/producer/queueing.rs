@@ -218,7 +218,8 @@ impl Inner {
         opaque: Opaque,
         traceparent: Option<&str>,
     ) -> Result<(), Refused> {
-        let mut base = BaseRecord::with_opaque_to(place.topic, opaque.to_raw());
+        let topic = self.topics.cluster_name(place.topic);
+        let mut base = BaseRecord::with_opaque_to(&topic, opaque.to_raw());
         if let Some(payload) = payload {
             base = base.payload(payload);
         }

@@ -394,6 +394,7 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Set
             "milliseconds",
         )?,
         client_properties: Vec::new(),
+        scope: defaults.scope,
     };
     validate(&settings)?;
     Ok(settings)

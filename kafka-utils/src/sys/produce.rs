@@ -17,6 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::NativePtr;
+use crate::settings::Scope;
 
 /// How many topics' handles are found without a lock (a producer writes a few topics).
 const UNLOCKED: usize = 16;
@@ -29,6 +30,8 @@ pub(crate) struct TopicHandles {
     more: RwLock<Vec<(&'static str, Handle)>>,
     /// Held while a handle is made, so that a topic gets one.
     making: Mutex<()>,
+    /// Where the topics' names live on the cluster.
+    scope: Scope,
 }
 
 /// Whether `name` is `topic` (the same constant, most often the same pointer).
@@ -51,6 +54,19 @@ pub(crate) enum Refused {
 }
 
 impl TopicHandles {
+    /// No handles yet, for topics named on the cluster as `scope` says.
+    pub(crate) fn new(scope: Scope) -> Self {
+        TopicHandles {
+            scope,
+            ..TopicHandles::default()
+        }
+    }
+
+    /// The cluster's name of declared topic `topic`.
+    pub(crate) fn cluster_name<'a>(&self, topic: &'a str) -> std::borrow::Cow<'a, str> {
+        self.scope.name(topic)
+    }
+
     /// The handle of `topic` on `client`, made on first use.
     fn get(
         &self,
@@ -64,7 +80,7 @@ impl TopicHandles {
         if let Some(handle) = self.find(topic) {
             return Ok(handle);
         }
-        let name = CString::new(topic).map_err(KafkaError::from)?;
+        let name = CString::new(self.scope.name(topic).as_bytes()).map_err(KafkaError::from)?;
         // SAFETY: `client` is the live producer handle; `name` outlives the call; a NULL
         // configuration means the producer's default topic configuration.
         // The handle is ours, destroyed in `destroy`.
@@ -110,7 +126,8 @@ impl TopicHandles {
             .map(|(_, handle)| handle.0.ptr())
     }
 
-    /// Queues a copy of `payload` and `key` (`None`: null) for `topic` on `client`, to
+    /// Queues a copy of `payload` and `key` (`None`: null) for declared topic `topic` on
+    /// `client` (by its name on the cluster), to
     /// `partition` (`None`: the partitioner's choice), with `opaque` for its report.
     pub(crate) fn produce(
         &self,
