@@ -75,10 +75,11 @@ fi
 # Lanes side by side, as `cargo test` would run each binary (in its package's directory, with
 # CARGO_MANIFEST_DIR and CARGO set):
 # - real: the real-broker tests (kafka-utils-tests) but one, one after another (they share
-#   the broker);
+#   the broker), and the test kit's tests on the broker;
 # - faults: the fault tests, on a three-broker cluster of their own;
 # - mock: the runtime's own tests (kafka-utils), on librdkafka's in-process mock cluster,
-#   which shares nothing with a broker: two binaries at a time;
+#   which shares nothing with a broker, two binaries at a time; the test kit's tests (its own
+#   and the examples' handler tests) on the embedded cluster, KAFKA_BOOTSTRAP_SERVERS unset;
 # - docs: the API docs (warnings are errors), the runtime without its optional features
 #   (lint-clean), and the doc tests: the cargo calls, which need the build directory;
 # - rest: the ui tests and the other crates' tests.
@@ -136,15 +137,19 @@ lanes=(real faults mock docs rest)
 for lane in "${lanes[@]}"; do
   lane_log[$lane]=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-$lane.XXXXXX")
 done
-test_binaries | in_package tests | not_named faults | run_lane 1 >"${lane_log[real]}" 2>&1 &
+# The test kit's own tests and the examples' handler tests run twice: on the embedded cluster
+# (the mock lane, KAFKA_BOOTSTRAP_SERVERS unset) and on the test broker (the real lane).
+kit_tests() { test_binaries | awk '{ e = $2; sub(/.*\//, "", e); sub(/-[0-9a-f]+$/, "", e) } e == "testkit" || e == "handlers"'; }
+{ test_binaries | in_package tests | not_named faults; kit_tests; } | run_lane 1 >"${lane_log[real]}" 2>&1 &
 lane_pid[real]=$!
 test_binaries | in_package tests | named faults | run_lane 1 >"${lane_log[faults]}" 2>&1 &
 lane_pid[faults]=$!
-test_binaries | in_package kafka-utils | run_lane 2 >"${lane_log[mock]}" 2>&1 &
+{ test_binaries | in_package kafka-utils; test_binaries | in_package examples | named handlers; } \
+  | (unset KAFKA_BOOTSTRAP_SERVERS && run_lane 2) >"${lane_log[mock]}" 2>&1 &
 lane_pid[mock]=$!
 docs_lane >"${lane_log[docs]}" 2>&1 &
 lane_pid[docs]=$!
-test_binaries | not_in_packages tests kafka-utils | run_lane 1 >"${lane_log[rest]}" 2>&1 &
+test_binaries | not_in_packages tests kafka-utils | not_named handlers | run_lane 1 >"${lane_log[rest]}" 2>&1 &
 lane_pid[rest]=$!
 failed=()
 for lane in "${lanes[@]}"; do

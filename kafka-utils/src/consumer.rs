@@ -90,5 +90,7 @@ pub(crate) use partitions::Assignment;
 pub use probe::ConsumerProbe;
 pub use raw::RawRecord;
 pub use received::Received;
+#[cfg(any(feature = "testing", doc))]
+pub(crate) use received::decode;
 pub(crate) use received::{find_header, static_topic};
 pub use typed::Consumer;

@@ -63,6 +63,8 @@
 //! - [`health`], [`metrics`], [`actuator`], [`trace`] and `logging` (feature `logging`):
 //!   what operators read.
 //! - [`embedded`]: librdkafka's in-process mock cluster, to try things with nothing installed.
+//! - `testing` (feature `testing`): a test kit for a service's handlers, on the embedded
+//!   cluster or a real one.
 //! - [`asyncapi`] and [`codec`]: the declaration as an AsyncAPI document; how messages and
 //!   keys become bytes.
 
@@ -99,6 +101,10 @@ pub mod scram;
 pub mod settings;
 #[allow(unsafe_code)]
 mod sys;
+// Documented without the feature too (`cargo doc` checks its links).
+#[cfg(any(feature = "testing", doc))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod trace;
 
 pub use error::Error;

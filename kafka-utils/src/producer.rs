@@ -199,7 +199,7 @@ impl<U: User, C> Producer<U, C> {
             poller,
             kick,
             events,
-            topics: TopicHandles::default(),
+            topics: TopicHandles::new(settings.scope.clone()),
             flush_timeout: Duration::from_millis(settings.request_timeout_ms.into()),
             validation: std::sync::OnceLock::new(),
         });
@@ -315,16 +315,25 @@ impl<U: User, C> Producer<U, C> {
         T::Key: KafkaKey,
         C: Codec<T::Message>,
     {
-        async move {
-            let (mut reserved, traceparent) = self.reserve(T::NAME, Target::One);
-            let traceparent = traceparent.as_deref();
-            if let Some(retry) =
-                self.enqueue_record(&record, Opaque::Entry(reserved.index), traceparent)?
-            {
-                retry.await?;
-            }
-            Ok(reserved.queued())
+        self.send_any(record)
+    }
+
+    /// [`send_record`](Self::send_record) to any declared topic, whatever `U` may write:
+    /// the test kit's sends, as the world outside the service makes them.
+    pub(crate) async fn send_any<T>(&self, record: Record<'_, T>) -> Result<DeliveryFuture, Error>
+    where
+        T: Topic,
+        T::Key: KafkaKey,
+        C: Codec<T::Message>,
+    {
+        let (mut reserved, traceparent) = self.reserve(T::NAME, Target::One);
+        let traceparent = traceparent.as_deref();
+        if let Some(retry) =
+            self.enqueue_record(&record, Opaque::Entry(reserved.index), traceparent)?
+        {
+            retry.await?;
         }
+        Ok(reserved.queued())
     }
 
     /// Queues `message` for topic `T` without a future for its report, for a caller that

@@ -196,3 +196,15 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 }
+
+#[cfg(any(feature = "testing", doc))]
+impl<U: User, C> App<U, C> {
+    /// What the test kit watches of the app: its group (as declared), the topics it handles
+    /// and its producer (what its handlers send).
+    pub(crate) fn watched(&self) -> Result<(String, Vec<&'static str>, Producer<U>), Error> {
+        let group = crate::consumer::group_for::<U>(self.group.clone())?;
+        let mut topics: Vec<&'static str> = self.routes.keys().copied().collect();
+        topics.sort_unstable();
+        Ok((group, topics, self.producer.clone()))
+    }
+}
