@@ -15,34 +15,8 @@
 use kafka_utils::admin::KafkaAdmin;
 use kafka_utils::embedded::EmbeddedCluster;
 use kafka_utils::prelude::*;
-use serde::{Deserialize, Serialize};
+use kafka_utils_examples::quickstart::{Greeting, TOPOLOGY, greet, topics, users};
 use tokio::sync::mpsc;
-
-/// What the quickstart sends.
-#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Greeting {
-    /// The greeting.
-    pub text: String,
-    /// The process that sent it.
-    pub from_pid: u32,
-}
-
-#[derive(Debug, KafkaTopics)]
-pub enum Topics {
-    /// Greetings, keyed by sender.
-    #[topic(name = "quickstart.greetings", message = Greeting, key = String, partitions = 1)]
-    Greetings,
-}
-
-#[derive(Debug, KafkaUsers)]
-pub enum Users {
-    #[user(name = "quickstart", groups = ["quickstart"])]
-    Quickstart,
-}
-
-permissions! {
-    Users::Quickstart => { Topics::Greetings => [Read, Write, AutoCommitOffset] },
-}
 
 fn main() -> std::process::ExitCode {
     if std::env::args().len() > 1 {
@@ -107,15 +81,13 @@ async fn quickstart() -> Result<(), Box<dyn std::error::Error>> {
         topics::Greetings,
         move |greeting: Greeting, ctx: Context<users::Quickstart>| {
             let seen = seen_tx.clone();
+            let ours = greeting.from_pid == pid;
             async move {
-                println!(
-                    "consumed: {greeting:?} from {} partition {} offset {}",
-                    ctx.topic, ctx.partition, ctx.offset
-                );
-                if greeting.from_pid == pid {
+                let handled = greet(greeting, ctx).await;
+                if ours {
                     let _ = seen.send(());
                 }
-                Ok::<(), std::convert::Infallible>(())
+                handled
             }
         },
     );
