@@ -151,8 +151,19 @@ pub struct Peers<'a> {
     pub java_classpath: Option<&'a str>,
 }
 
-/// Runs one client process and reads its outcome (the last line of its output).
+/// Writes the page cache's dirty pages out (`sync`): what the last client made the broker
+/// write (gigabytes, for a producer at full speed) is otherwise flushed while the next one
+/// runs, and slows it down.
+fn write_back() {
+    if let Err(e) = Command::new("sync").status() {
+        eprintln!("bench: `sync` failed ({e}); the next client may share the disk with the last");
+    }
+}
+
+/// Runs one client process, once the disk is quiet, and reads its outcome (the last line of
+/// its output).
 pub fn run_client(job: &Job, peers: Peers<'_>) -> Result<Outcome, BoxError> {
+    write_back();
     let text = serde_json::to_string(job)?;
     let mut command = if is_java(&job.client) {
         let classpath = peers.java_classpath.ok_or_else(|| {
