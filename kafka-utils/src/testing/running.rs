@@ -202,14 +202,22 @@ impl RunningApp {
             let watch = self.watch().await?;
             let in_flight = Arc::clone(&self.in_flight);
             let looking = Arc::clone(&watch);
-            let (seen, in_flight) = tokio::task::spawn_blocking(move || looking.look(&*in_flight))
+            let looked = tokio::task::spawn_blocking(move || looking.look(&*in_flight))
                 .await
-                .map_err(|e| Error::Runtime(format!("the test kit's look failed: {e}")))??;
-            if in_flight == 0 && seen.iter().all(Seen::settled) {
-                return Ok(());
-            }
-            if started.elapsed() >= self.within {
-                return Err(self.unsettled(&seen, in_flight, &watch.group));
+                .map_err(|e| Error::Runtime(format!("the test kit's look failed: {e}")))?;
+            match looked {
+                Ok((seen, in_flight)) => {
+                    if in_flight == 0 && seen.iter().all(Seen::settled) {
+                        return Ok(());
+                    }
+                    if started.elapsed() >= self.within {
+                        return Err(self.unsettled(&seen, in_flight, &watch.group));
+                    }
+                }
+                // A request the cluster did not answer now (a connection being made again):
+                // looked at again, up to the deadline.
+                Err(error) if started.elapsed() >= self.within => return Err(error),
+                Err(error) => tracing::debug!(%error, "the test kit looks again"),
             }
             tokio::time::sleep(LOOK_EVERY).await;
         }
