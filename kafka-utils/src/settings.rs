@@ -490,6 +490,11 @@ impl Settings {
         if let Some(interval) = self.scope.commit_interval_ms {
             config.set("auto.commit.interval.ms", interval.to_string());
         }
+        if let Some(session) = self.scope.session_timeout_ms {
+            config
+                .set("session.timeout.ms", session.to_string())
+                .set("heartbeat.interval.ms", (session / 10).max(1).to_string());
+        }
         Ok(self.apply_client_properties(config))
     }
 

@@ -135,6 +135,37 @@ async fn settling_means_every_record_sent_is_handled_and_committed()
 }
 
 #[tokio::test]
+async fn an_app_run_again_in_the_same_group_takes_over_at_once() -> Result<(), kafka_utils::Error> {
+    let kit = TestKit::start(&TOPOLOGY).await?;
+    let (first, handled) = counting_app(&kit)?;
+    let first = kit.run(first)?;
+    kit.send(topics::Orders, &order(1)).await?;
+    first.settle().await?;
+    first.stop().await?;
+    // The group is empty now; the next app of the group gets its partitions at once (the
+    // embedded cluster waits for a member's session timeout before it rebalances an
+    // emptied group: the kit's consumers keep it short).
+    let (second, handled_again) = counting_app(&kit)?;
+    let started = Instant::now();
+    let second = kit.run(second)?.settle_within(Duration::from_secs(10));
+    kit.send(topics::Orders, &order(2)).await?;
+    second.settle().await?;
+    println!(
+        "testkit: the second app of the group settled in {:?}",
+        started.elapsed()
+    );
+    second.stop().await?;
+    assert_eq!(
+        (
+            handled.load(Ordering::Relaxed),
+            handled_again.load(Ordering::Relaxed)
+        ),
+        (1, 1)
+    );
+    kit.close().await
+}
+
+#[tokio::test]
 async fn failing_and_undecodable_records_are_in_the_dead_letters_with_why()
 -> Result<(), kafka_utils::Error> {
     let kit = TestKit::start(&TOPOLOGY).await?;

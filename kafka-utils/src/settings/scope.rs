@@ -18,6 +18,9 @@ pub(crate) struct Scope {
     prefix: Option<Arc<str>>,
     /// The consumers' `auto.commit.interval.ms` (librdkafka's 5 s when `None`).
     pub(crate) commit_interval_ms: Option<u32>,
+    /// The consumers' `session.timeout.ms`, with heartbeats ten times as often (librdkafka's
+    /// 45 s and 3 s when `None`).
+    pub(crate) session_timeout_ms: Option<u32>,
 }
 
 impl Scope {

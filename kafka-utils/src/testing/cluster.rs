@@ -31,6 +31,12 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// committed within this, so that [`super::RunningApp::settle`] sees them soon.
 const COMMIT_INTERVAL_MS: u32 = 10;
 
+/// The consumers' `session.timeout.ms` on the embedded cluster: it keeps an emptied group
+/// waiting for most of its members' session timeout before the next member gets its
+/// partitions (librdkafka's mock cluster), 44 s at librdkafka's 45 s; 1 s at this. A real
+/// broker rebalances an emptied group at once (and refuses sessions under 6 s by default).
+const EMBEDDED_SESSION_TIMEOUT_MS: u32 = 2_000;
+
 /// The kit's `KAFKA_RETRY_BACKOFF_MS`: an app's in-place retries (and librdkafka's) wait
 /// a millisecond, doubling, instead of 100.
 const RETRY_BACKOFF_MS: u32 = 1;
@@ -107,7 +113,8 @@ pub(super) fn embedded(topology: &'static Topology) -> Result<(Backend, Settings
     for topic in topology.topics() {
         cluster.create_topic(topic.name, topic.partitions.unwrap_or(1))?;
     }
-    let settings = kit_settings(Settings::new(cluster.bootstrap_servers()), "");
+    let mut settings = kit_settings(Settings::new(cluster.bootstrap_servers()), "");
+    settings.scope.session_timeout_ms = Some(EMBEDDED_SESSION_TIMEOUT_MS);
     Ok((
         Backend::Embedded(DropOffRuntime::new(Arc::new(cluster))),
         settings,
