@@ -4,8 +4,9 @@
 //! topic `U` may read and commit, taking the topic's message type and a [`Context`] (the
 //! record's metadata, a producer of `U` for replies, the settings). [`App::run_until`]
 //! subscribes, decodes, calls the handler, and stores the offset only after the handler
-//! succeeded. Records of one partition are handled one after the other, in order;
-//! partitions run concurrently, at most [`App::max_concurrency`] handlers at a time.
+//! succeeded. By default records of one partition are handled one after the other, in order;
+//! partitions run concurrently, at most [`App::max_concurrency`] at a time. [`App::ordering`]
+//! handles records of different keys at once (see [Orderings](#orderings)).
 //!
 //! Nothing is lost: a failing handler is retried ([`Retry`]: 3 attempts,
 //! `KAFKA_RETRY_BACKOFF_MS`, doubling); a handler that panics is caught, and the attempt
@@ -36,6 +37,74 @@
 //! complete. What repeats after a rebalance is at most the records in the revoked handlers
 //! that outlived that bound; an abandoned handler stores nothing, so a partition that comes
 //! back never commits below what its other owner committed.
+//!
+//! # Orderings
+//!
+//! A handler that waits on I/O (a database, an HTTP call) bounds the default
+//! ([`Ordering::Partition`]) to one record at a time per partition: 3 partitions and a 5 ms
+//! handler make 600 records/s. [`Ordering::Key`] handles records with the same key one at a
+//! time, in offset order, and records of different keys at once; [`Ordering::Unordered`]
+//! handles every record at once. Set it for the app ([`App::ordering`]) or per topic
+//! ([`App::ordering_topic`]).
+//!
+//! Under `Key` and `Unordered` each partition has a window: its records from the oldest
+//! unfinished one on, started or waiting behind their key, at most [`App::max_in_flight`]
+//! (64 by default). The handlers of a window run concurrently on its partition's task (a
+//! handler that computes for long should `spawn_blocking`).
+//!
+//! - **Offsets.** Only the contiguous run of finished records (handled, or written to the
+//!   dead letter) at a window's front is stored: never an offset past a record still running
+//!   or waiting, and nothing in the commit's metadata. A record that runs long holds the
+//!   window's front; the records behind it go on until the window is full.
+//! - **What repeats.** After a crash, the records received again are those from the last
+//!   commit on: at most the window, plus what finished since the last commit
+//!   (`auto.commit.interval.ms`, 5 s by default). A rebalance and a stop first wait for the
+//!   running handlers (within [`App::shutdown_timeout`]), store what finished, and let the
+//!   records still waiting go: they repeat, not having run.
+//! - **Failures.** Retries happen in the record's place: a failing record holds back only
+//!   its own key (and the window's front, when it is there); once it is dead-lettered the
+//!   key's next record starts. A record that fails for good on a topic without a dead letter
+//!   stops the app, and its window with it.
+//! - **Memory and the poll.** A partition whose worker has no room is not read from
+//!   librdkafka: its records stay in the partition's fetch queue (librdkafka stops fetching
+//!   it at `queued.max.messages.kbytes`), and the consumer keeps polling, so a long handler
+//!   causes no rebalance. librdkafka's pause (`rd_kafka_pause_partitions`) is not used: it
+//!   drops what was prefetched and is forgotten across a rebalance; not reading keeps every
+//!   prefetched record, in order, whatever the group does.
+//!
+//! ```
+//! use kafka_utils::prelude::*;
+//! use kafka_utils::app::App;
+//!
+//! #[derive(KafkaTopics)]
+//! pub enum Topics {
+//!     #[topic(name = "orders", message = String, key = u64, partitions = 3)]
+//!     Orders,
+//! }
+//!
+//! #[derive(KafkaUsers)]
+//! pub enum Users {
+//!     #[user(name = "fulfilment")]
+//!     Fulfilment,
+//! }
+//!
+//! permissions! {
+//!     Users::Fulfilment => { Topics::Orders => [Read, AutoCommitOffset] },
+//! }
+//!
+//! async fn ship(order: String, ctx: Context<users::Fulfilment>) -> Result<(), String> {
+//!     // Orders of one customer (the key) one after the other; other customers' meanwhile.
+//!     Ok(())
+//! }
+//!
+//! # fn main() -> Result<(), kafka_utils::Error> {
+//! # let settings = Settings::new("127.0.0.1:9092");
+//! let app = App::<users::Fulfilment>::new(&settings)?
+//!     .ordering(Ordering::Key)
+//!     .max_in_flight(64)
+//!     .handle(topics::Orders, ship);
+//! # Ok(()) }
+//! ```
 //!
 //! # Slow and hung handlers
 //!
@@ -103,15 +172,19 @@
 //! # Ok(()) }
 //! ```
 
+mod attempt;
 mod batch;
 mod context;
 mod dispatch;
 mod options;
+mod ordering;
 mod retry;
 mod run;
+mod window;
 mod worker;
 
 pub use context::Context;
 pub use options::App;
+pub use ordering::Ordering;
 pub use retry::Retry;
 pub use run::shutdown_signal;

@@ -14,6 +14,12 @@
 //!    two idempotent producers log in over SASL (SCRAM-SHA-512): every acknowledged message
 //!    is in the log exactly once, and the producers still work afterwards (a broker that
 //!    refuses a login while it starts does not end them).
+//! 5. An app handling by key ([`Ordering::Key`], a window of 64 per partition) under load
+//!    while a second such app joins and leaves and a broker is killed and restarted: every
+//!    message is handled, each key's in order, and what repeats is at most the windows.
+//! 6. Scenario 3 with an app handling by key: killed inside its handlers and restarted,
+//!    nothing is lost, each key's records are first handled in order, and nothing before the
+//!    last commit repeats.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -23,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use kafka_utils::app::{App, Context};
+use kafka_utils::app::{App, Context, Ordering};
 use kafka_utils::prelude::*;
 use kafka_utils::producer::{Producer, Record};
 use kafka_utils_tests::faults::{self, Counts, FaultCluster};
@@ -45,11 +51,16 @@ pub enum Topics {
     Killed,
     #[topic(name = "faults.rolling", message = Msg, key = u32, partitions = 3)]
     Rolling,
+    /// Messages keyed by `Msg::producer` (a key here), handled by key.
+    #[topic(name = "faults.keyed", message = Msg, key = u32, partitions = 3)]
+    Keyed,
+    #[topic(name = "faults.killed.keyed", message = Msg, key = u32, partitions = 3)]
+    KilledKeyed,
 }
 
 #[derive(Debug, KafkaUsers)]
 pub enum Users {
-    #[user(name = "faults", groups = ["faults-rebalance", "faults-killed"])]
+    #[user(name = "faults", groups = ["faults-rebalance", "faults-killed", "faults-keyed", "faults-killed-keyed"])]
     Service,
 }
 
@@ -59,6 +70,8 @@ permissions! {
         Topics::Rebalance => [Read, Write, AutoCommitOffset],
         Topics::Killed => [Read, Write, AutoCommitOffset],
         Topics::Rolling => [Write],
+        Topics::Keyed => [Read, Write, AutoCommitOffset],
+        Topics::KilledKeyed => [Read, Write, AutoCommitOffset],
     },
 }
 
@@ -132,6 +145,49 @@ where
         acked.extend(a);
         failed.extend(f);
     }
+    (acked, failed)
+}
+
+/// Writes `per_key` messages for each of `keys` keys (`Msg { producer: key, seq }`), sequence
+/// by sequence, from one idempotent producer, paced over about `seconds`; returns the
+/// acknowledged and the failed (key, seq).
+async fn produce_keyed<T>(
+    settings: kafka_utils::settings::Settings,
+    topic: T,
+    keys: u32,
+    per_key: u64,
+    seconds: u64,
+) -> (BTreeSet<(u32, u64)>, BTreeSet<(u32, u64)>)
+where
+    T: WritableBy<users::Service, Message = Msg, Key = u32>,
+{
+    let settings = settings.with_client_property("message.timeout.ms", "60000");
+    let producer = Producer::<users::Service>::new(&settings).unwrap();
+    let pause = Duration::from_millis(seconds * 1000 / per_key.max(1));
+    let mut pending = FuturesUnordered::new();
+    let (mut acked, mut failed) = (BTreeSet::new(), BTreeSet::new());
+    for seq in 0..per_key {
+        for key in 0..keys {
+            let msg = Msg { producer: key, seq };
+            match producer
+                .send_record(topic, Record::new(&msg).key(&key))
+                .await
+            {
+                Ok(delivery) => pending.push(async move { ((key, seq), delivery.await) }),
+                Err(_) => {
+                    failed.insert((key, seq));
+                }
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+    while let Some((sent, outcome)) = pending.next().await {
+        match outcome {
+            Ok(_) => acked.insert(sent),
+            Err(_) => failed.insert(sent),
+        };
+    }
+    producer.close().await.unwrap();
     (acked, failed)
 }
 
@@ -224,6 +280,24 @@ impl InHandlers {
     }
 }
 
+/// Completes once `handled` holds `expected` different messages; fails the test after
+/// `within`.
+async fn all_handled(handled: Arc<Mutex<Vec<(u32, u64)>>>, expected: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let unique: BTreeSet<(u32, u64)> = handled.lock().unwrap().iter().copied().collect();
+        if unique.len() >= expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {expected} handled",
+            unique.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// An app that logs (producer, seq) as it handles, in group `group`, until `stop` fires.
 fn logging_app(
     cluster: &FaultCluster,
@@ -277,22 +351,11 @@ async fn a_rebalance_under_load_leaves_no_gap(cluster: &FaultCluster) {
         seconds,
     );
     let expected_total = (producers as u64 * (per_producer + 1)) as usize;
-    let progress = Arc::clone(&handled);
-    let all_handled = async move {
-        let deadline = Instant::now() + Duration::from_secs(60 + seconds * 2);
-        loop {
-            let unique: BTreeSet<(u32, u64)> = progress.lock().unwrap().iter().copied().collect();
-            if unique.len() >= expected_total {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {expected_total} handled",
-                unique.len()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let all_handled = all_handled(
+        Arc::clone(&handled),
+        expected_total,
+        Duration::from_secs(60 + seconds * 2),
+    );
     let first_run = first.run_until(all_handled);
     let second_run = async {
         tokio::time::sleep(joined).await;
@@ -333,6 +396,98 @@ async fn a_rebalance_under_load_leaves_no_gap(cluster: &FaultCluster) {
     );
 }
 
+/// Scenario 5: apps handling by key, one joining and leaving, a broker killed meanwhile.
+async fn key_ordered_apps_through_a_rebalance_and_a_broker_kill(cluster: &FaultCluster) {
+    let scale = u64::from(faults::scale());
+    cluster.create_topic("faults.keyed", 3).await;
+    let window = 64;
+    let (keys, per_key, seconds) = (60, 50 * scale, 9 * scale);
+    let handled: Arc<Mutex<Vec<(u32, u64)>>> = Arc::default();
+    let (in_first, in_second) = (Arc::<InHandlers>::default(), Arc::<InHandlers>::default());
+    let app = |in_handlers: &Arc<InHandlers>| {
+        let (log, in_handlers) = (Arc::clone(&handled), Arc::clone(in_handlers));
+        App::<users::Service>::new(&cluster.settings())
+            .unwrap()
+            .group("faults-keyed")
+            .ordering(Ordering::Key)
+            .max_in_flight(window)
+            .handle(topics::Keyed, move |msg: Msg, _: Context<_>| {
+                let (log, in_handlers) = (Arc::clone(&log), Arc::clone(&in_handlers));
+                async move {
+                    in_handlers.enter();
+                    // A call to a database, say.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    log.lock().unwrap().push((msg.producer, msg.seq));
+                    in_handlers.leave();
+                    Ok::<(), String>(())
+                }
+            })
+    };
+    let (first, second) = (app(&in_first), app(&in_second));
+    let produced = produce_keyed(cluster.settings(), topics::Keyed, keys, per_key, seconds);
+    let expected_total = (u64::from(keys) * per_key) as usize;
+    let all_handled = all_handled(
+        Arc::clone(&handled),
+        expected_total,
+        Duration::from_secs(90 + seconds * 2),
+    );
+    let first_run = first.run_until(all_handled);
+    let second_run = async {
+        tokio::time::sleep(Duration::from_secs(2 * scale)).await;
+        println!("second key-ordered app joins");
+        second
+            .run_until(tokio::time::sleep(Duration::from_secs(4 * scale)))
+            .await?;
+        println!("second key-ordered app left");
+        Ok::<(), kafka_utils::Error>(())
+    };
+    // After the second app left: a rebalance and a broker's return are each their own event.
+    let bounce = async {
+        tokio::time::sleep(Duration::from_secs(7 * scale)).await;
+        cluster.kill(2);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cluster.start_node(2);
+        let synced = tokio::task::spawn_blocking({
+            let bootstrap = cluster.bootstrap.clone();
+            move || faults::wait_for_full_isr(&bootstrap, "faults.keyed", Duration::from_secs(90))
+        });
+        synced.await.unwrap();
+        println!("node 2 killed under the key-ordered apps and back in sync");
+    };
+    let ((acked, failed), first_result, second_result, ()) =
+        tokio::join!(produced, first_run, second_run, bounce);
+    first_result.unwrap();
+    second_result.unwrap();
+    assert!(failed.is_empty(), "{} sends failed", failed.len());
+    let handled = handled.lock().unwrap().clone();
+    let counts = faults::check(&acked, &handled);
+    let key_order = faults::key_order_violations(&handled);
+    // Two revokes (the second app joining, then leaving): each waits for the handlers
+    // running, so what repeats is at most the handlers a revoke gave up on; and never more
+    // than the windows of the partitions revoked.
+    let bound = (in_first.most() + in_second.most()).min(2 * 3 * window);
+    report(
+        "key ordering: rebalance and broker kill",
+        counts,
+        &format!(
+            "{} produced over {keys} keys, {} handlings; {key_order} handled out of their key's \
+             order; at most {} and {} handlers at once in the apps (window {window} per \
+             partition), so at most {bound} may repeat",
+            acked.len(),
+            handled.len(),
+            in_first.most(),
+            in_second.most()
+        ),
+    );
+    assert_eq!(counts.lost, 0);
+    assert_eq!(key_order, 0, "records handled out of their key's order");
+    assert!(
+        counts.duplicated <= bound,
+        "{} duplicated, more than the {bound} in handlers at the revokes",
+        counts.duplicated
+    );
+}
+
 #[tokio::test]
 async fn faults_on_a_three_broker_cluster() {
     let state = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fault-cluster");
@@ -341,8 +496,15 @@ async fn faults_on_a_three_broker_cluster() {
         .unwrap();
     producers_survive_broker_kills(&cluster).await;
     a_rebalance_under_load_leaves_no_gap(&cluster).await;
-    an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(&cluster).await;
+    an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
+        &cluster,
+        Ordering::Partition,
+    )
+    .await;
     producers_over_sasl_survive_a_rolling_restart(&cluster).await;
+    key_ordered_apps_through_a_rebalance_and_a_broker_kill(&cluster).await;
+    an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(&cluster, Ordering::Key)
+        .await;
 }
 
 /// Scenario 4: a rolling restart of every broker while idempotent producers log in over SASL.
@@ -402,20 +564,32 @@ async fn producers_over_sasl_survive_a_rolling_restart(cluster: &FaultCluster) {
     assert!(failed.is_empty(), "{} sends failed", failed.len());
 }
 
-/// Scenario 3: the app's process is killed (SIGKILL) while its handlers run, and restarted.
+/// Scenario 3 (and 6, handled by key): the app's process is killed (SIGKILL) while its
+/// handlers run, and restarted.
 async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
     cluster: &FaultCluster,
+    ordering: Ordering,
 ) {
     let scale = u64::from(faults::scale());
-    cluster.create_topic("faults.killed", 3).await;
-    let (acked, failed) =
-        produce_paced(cluster.settings(), topics::Killed, 3, 1_000 * scale, 1).await;
+    let keyed = ordering == Ordering::Key;
+    let (topic, group) = if keyed {
+        ("faults.killed.keyed", "faults-killed-keyed")
+    } else {
+        ("faults.killed", "faults-killed")
+    };
+    cluster.create_topic(topic, 3).await;
+    let (acked, failed) = if keyed {
+        produce_keyed(cluster.settings(), topics::KilledKeyed, 40, 75 * scale, 1).await
+    } else {
+        produce_paced(cluster.settings(), topics::Killed, 3, 1_000 * scale, 1).await
+    };
     assert!(failed.is_empty());
     let kill_after = acked.len() / 3;
     let spawn = || {
         Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "child_app", "--nocapture", "--test-threads=1"])
             .env("KU_FAULT_BOOTSTRAP", &cluster.bootstrap)
+            .env("KU_FAULT_ORDERING", ordering.name())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -426,14 +600,7 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
     child.kill().unwrap(); // SIGKILL, inside a handler (each sleeps)
     child.wait().unwrap();
     let committed: Vec<Option<i64>> = (0..3)
-        .map(|p| {
-            kafka_utils_tests::committed_offset(
-                cluster.config(),
-                "faults-killed",
-                "faults.killed",
-                p,
-            )
-        })
+        .map(|p| kafka_utils_tests::committed_offset(cluster.config(), group, topic, p))
         .collect();
     // The second process: runs until everything is handled.
     let (second, mut child) = read_handled(spawn(), None).await;
@@ -449,17 +616,26 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
         .filter(|h| first_set.contains(&(h.2, h.3)))
         .filter(|h| committed[h.2 as usize].is_some_and(|c| h.3 < c))
         .count();
+    // Each key's records handled the first time in order (a key is `Msg::producer`).
+    let key_order = faults::key_order_violations(&seen);
     report(
-        "app killed",
+        &format!("app killed, ordering {ordering}"),
         counts,
         &format!(
-            "{} produced; {} handled before the kill, {} after; committed at the kill {committed:?}; {early_repeats} repeated before the commit",
+            "{} produced; {} handled before the kill, {} after; committed at the kill {committed:?}; {early_repeats} repeated before the commit; {key_order} handled out of their key's order",
             acked.len(),
             first.len(),
             second.len()
         ),
     );
     assert_eq!((counts.lost, early_repeats), (0, 0));
+    assert!(
+        committed.iter().any(Option::is_some),
+        "nothing was committed before the kill: the scenario checked no commit"
+    );
+    if keyed {
+        assert_eq!(key_order, 0, "records handled out of their key's order");
+    }
 }
 
 /// (producer, seq, partition, offset) as the child printed them, until `stop_after` lines
@@ -512,21 +688,29 @@ async fn child_app() {
         .with_client_property("auto.commit.interval.ms", "200")
         .with_client_property("session.timeout.ms", "6000")
         .with_client_property("heartbeat.interval.ms", "1000");
-    let app = App::<users::Service>::new(&settings)
-        .unwrap()
-        .group("faults-killed")
-        .handle(topics::Killed, move |msg: Msg, ctx: Context<_>| {
-            let seen = Arc::clone(&seen);
-            async move {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                println!(
-                    "handled {} {} {} {}",
-                    msg.producer, msg.seq, ctx.partition, ctx.offset
-                );
-                *seen.lock().unwrap() = Some(Instant::now());
-                Ok::<(), String>(())
-            }
-        });
+    let keyed = std::env::var("KU_FAULT_ORDERING").as_deref() == Ok("key");
+    // By key, handlers run at once: slower ones, so that commits fall before the kill.
+    let wait = Duration::from_millis(if keyed { 20 } else { 1 });
+    let handler = move |msg: Msg, ctx: Context<_>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            tokio::time::sleep(wait).await;
+            println!(
+                "handled {} {} {} {}",
+                msg.producer, msg.seq, ctx.partition, ctx.offset
+            );
+            *seen.lock().unwrap() = Some(Instant::now());
+            Ok::<(), String>(())
+        }
+    };
+    let app = App::<users::Service>::new(&settings).unwrap();
+    let app = if keyed {
+        app.group("faults-killed-keyed")
+            .ordering(Ordering::Key)
+            .handle(topics::KilledKeyed, handler)
+    } else {
+        app.group("faults-killed").handle(topics::Killed, handler)
+    };
     let started = Instant::now();
     let quiet = async move {
         loop {

@@ -6,11 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use super::attempt::Step;
+use super::ordering::Ordering;
 use super::retry::Retry;
 use crate::Error;
 use crate::access::User;
 use crate::consumer::{Assignment, HeldBatch, HeldRecord, Shared};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TopicMetrics};
 use crate::producer::Producer;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
@@ -20,9 +22,20 @@ use crate::settings::Settings;
 pub(super) type RunBatch<U> = dyn Fn(Arc<Work<U>>) -> BatchFuture + Send + Sync;
 pub(super) type BatchFuture = Pin<Box<dyn Future<Output = Flow> + Send>>;
 
+/// A topic's handler, run over one record of a batch (see [`decide_one`](super::attempt::decide_one)):
+/// what the windows of [`Ordering::Key`] and [`Ordering::Unordered`] run, a boxed future per
+/// record.
+pub(super) type RunOne<U> =
+    dyn Fn(Arc<Work<U>>, usize, Option<Arc<TopicMetrics>>) -> RecordFuture + Send + Sync;
+pub(super) type RecordFuture = Pin<Box<dyn Future<Output = Step> + Send>>;
+
 /// A topic's handler, how often it is tried, and where what fails goes.
 pub(super) struct Route<U: User> {
     pub(super) run: Arc<RunBatch<U>>,
+    pub(super) run_one: Arc<RunOne<U>>,
+    /// In what order its partitions' records are handled, and how many at once.
+    pub(super) ordering: Ordering,
+    pub(super) max_in_flight: usize,
     pub(super) spec: &'static crate::topology::TopicSpec,
     /// The topic's schema check, when the app validates and the message type has a schema.
     pub(super) validator: Option<Arc<MessageValidator>>,

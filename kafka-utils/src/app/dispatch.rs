@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::Ordering as Atomic;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 
 use super::batch::Batch;
 use super::options::App;
-use super::worker::{self, Runner};
+use super::ordering::Ordering;
+use super::worker::Runner;
 use crate::Error;
 use crate::access::User;
 use crate::consumer::{Assignment, HeldBatch, Shared, Took, static_topic};
@@ -69,7 +70,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
             // Workers of partitions revoked for good, with nothing left to do, end.
             self.workers.retain(|_, worker| {
                 !(worker.assignment.revoking()
-                    && worker.assignment.in_flight.load(Ordering::Acquire) == 0)
+                    && worker.assignment.in_flight.load(Atomic::Acquire) == 0)
             });
         }
     }
@@ -78,8 +79,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
     /// whose workers have room (one [fetch](crate::consumer) of the engine, again while it
     /// only met errors); `Err` when the login or an ACL is refused.
     fn take(&self) -> Result<Vec<Batch<U>>, Error> {
-        let full =
-            |a: &Assignment| a.in_flight.load(Ordering::Acquire) >= Assignment::MAX_IN_FLIGHT;
+        let full = |a: &Assignment| a.in_flight.load(Atomic::Acquire) >= Assignment::MAX_IN_FLIGHT;
         loop {
             let mut batches: Vec<Batch<U>> = Vec::new();
             self.shared
@@ -140,13 +140,25 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
             .is_some_and(|w| Arc::ptr_eq(&w.assignment, &batch.assignment));
         if !current {
             let (batches, jobs) = mpsc::unbounded_channel();
-            let worker = self.runner.worker(
-                jobs,
+            let (fail, producer, settings) = (
                 self.fail.0.clone(),
                 self.app.producer.clone(),
                 Arc::clone(&self.app.settings),
             );
-            let task = self.tasks.spawn(worker);
+            let route = &batch.route;
+            let task = match route.ordering {
+                Ordering::Partition => self
+                    .tasks
+                    .spawn(self.runner.worker(jobs, fail, producer, settings)),
+                ordering => self.tasks.spawn(self.runner.window_worker(
+                    jobs,
+                    fail,
+                    producer,
+                    settings,
+                    (Arc::clone(&batch.assignment), batch.topic),
+                    (ordering, route.max_in_flight),
+                )),
+            };
             self.partitions_of.insert(task.id(), key);
             // An earlier worker of the partition (an earlier assignment) ends on its own.
             self.workers.insert(
@@ -157,16 +169,12 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                 },
             );
         }
-        batch.assignment.in_flight.fetch_add(1, Ordering::AcqRel);
+        batch.assignment.in_flight.fetch_add(1, Atomic::AcqRel);
         if let Some(worker) = self.workers.get(&key)
             && let Err(returned) = worker.batches.send(batch)
         {
             // The worker ended on a failure, which the loop reads next.
-            returned
-                .0
-                .assignment
-                .in_flight
-                .fetch_sub(1, Ordering::AcqRel);
+            returned.0.assignment.in_flight.fetch_sub(1, Atomic::AcqRel);
         }
     }
 
@@ -178,7 +186,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
             .copied()
             .unwrap_or(("?", -1));
         let why = if error.is_panic() {
-            worker::panicked(&*error.into_panic())
+            super::attempt::panicked(&*error.into_panic())
         } else {
             "it was cancelled".to_string()
         };

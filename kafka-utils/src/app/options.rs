@@ -8,8 +8,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::batch::{BatchFuture, Route, RunBatch, Work};
+use super::attempt;
+use super::batch::{BatchFuture, RecordFuture, Route, RunBatch, RunOne, Work};
 use super::context::Context;
+use super::ordering::{DEFAULT_MAX_IN_FLIGHT, MOST_IN_FLIGHT, Ordering};
 use super::retry::Retry;
 use super::worker;
 use crate::Error;
@@ -36,6 +38,11 @@ pub struct App<U: User, C = Json> {
     pub(super) validate: bool,
     /// [`App::retry_topic`]'s choices, given to their routes at the run.
     pub(super) retry_of: HashMap<&'static str, Retry>,
+    /// [`App::ordering`], and [`App::ordering_topic`]'s choices.
+    pub(super) ordering: Ordering,
+    pub(super) ordering_of: HashMap<&'static str, Ordering>,
+    /// [`App::max_in_flight`], checked at the run.
+    pub(super) max_in_flight: usize,
 }
 
 impl<U: User, C> std::fmt::Debug for App<U, C> {
@@ -64,6 +71,9 @@ impl<U: User, C> App<U, C> {
             routes: HashMap::new(),
             validate: false,
             retry_of: HashMap::new(),
+            ordering: Ordering::Partition,
+            ordering_of: HashMap::new(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             retry: Retry::new(3, Duration::from_millis(settings.retry_backoff_ms.into())),
             producer: Producer::new(settings)?,
             codec,
@@ -85,9 +95,36 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 
-    /// At most this many handlers run at once (default 16).
-    pub fn max_concurrency(mut self, handlers: usize) -> Self {
-        self.max_concurrency = handlers.max(1);
+    /// At most this many partitions are handled at once (default 16): with
+    /// [`Ordering::Partition`] that is this many handlers; with [`Ordering::Key`] and
+    /// [`Ordering::Unordered`] each of them runs up to [`App::max_in_flight`] records at once.
+    pub fn max_concurrency(mut self, partitions: usize) -> Self {
+        self.max_concurrency = partitions.max(1);
+        self
+    }
+
+    /// In what order the records of each partition are handled, for every topic of the app
+    /// without its own [`App::ordering_topic`] (default [`Ordering::Partition`]: one at a
+    /// time, in offset order). See [`Ordering`] and the [module docs](super#orderings).
+    pub fn ordering(mut self, ordering: Ordering) -> Self {
+        self.ordering = ordering;
+        self
+    }
+
+    /// In what order the records of each partition of topic `T` are handled, before or after
+    /// its [`App::handle`].
+    pub fn ordering_topic<T: ReadableBy<U>>(mut self, _topic: T, ordering: Ordering) -> Self {
+        self.ordering_of.insert(<T as Topic>::NAME, ordering);
+        self
+    }
+
+    /// With [`Ordering::Key`] and [`Ordering::Unordered`], how long each partition's window
+    /// may be: the records from its oldest unfinished one on, started or waiting for their
+    /// key (default 64, at most 10,000). What a crash repeats of a partition is at most this
+    /// many records. No effect with [`Ordering::Partition`]. Out of range, [`App::run_until`]
+    /// refuses to start, naming the value.
+    pub fn max_in_flight(mut self, records: usize) -> Self {
+        self.max_in_flight = records;
         self
     }
 
@@ -125,6 +162,12 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     /// Gives each route what was chosen for it: its retry and, with validation, its
     /// schema's validator.
     pub(super) fn resolve_routes(&mut self) -> Result<(), Error> {
+        if !(1..=MOST_IN_FLIGHT).contains(&self.max_in_flight) {
+            return Err(Error::Topology(format!(
+                "App::max_in_flight is {}: give a number of records per partition from 1 to {MOST_IN_FLIGHT}",
+                self.max_in_flight
+            )));
+        }
         for (topic, route) in &mut self.routes {
             // Not shared before the app runs.
             let Some(route) = Arc::get_mut(route) else {
@@ -133,6 +176,8 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             if let Some(retry) = self.retry_of.get(topic) {
                 route.retry = Some(*retry);
             }
+            route.ordering = *self.ordering_of.get(topic).unwrap_or(&self.ordering);
+            route.max_in_flight = self.max_in_flight;
             if self.validate {
                 route.validator =
                     crate::schema::MessageValidator::for_topic(route.spec)?.map(Arc::new);
@@ -170,9 +215,10 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     {
         let codec = self.codec.clone();
         let handler = Arc::new(handler);
-        let run: Arc<RunBatch<U>> = Arc::new(move |work: Arc<Work<U>>| {
+        // Decodes a payload and calls the handler: what a worker calls per record.
+        let caller = move || {
             let (codec, handler) = (codec.clone(), Arc::clone(&handler));
-            let call = move |payload: &[u8], ctx: Context<U>| {
+            move |payload: &[u8], ctx: Context<U>| {
                 let value = codec.decode(payload).map_err(|source| Error::Decode {
                     topic: T::NAME.to_string(),
                     partition: ctx.partition,
@@ -182,11 +228,20 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 })?;
                 let handled = handler(value, ctx);
                 Ok(async move { handled.await.map_err(|e| e.to_string()) })
-            };
-            Box::pin(worker::run_batch(work, call)) as BatchFuture
+            }
+        };
+        let batch_caller = caller.clone();
+        let run: Arc<RunBatch<U>> = Arc::new(move |work: Arc<Work<U>>| {
+            Box::pin(worker::run_batch(work, batch_caller())) as BatchFuture
+        });
+        let run_one: Arc<RunOne<U>> = Arc::new(move |work: Arc<Work<U>>, index, counted| {
+            Box::pin(attempt::decide_one(work, index, counted, caller())) as RecordFuture
         });
         let route = Route {
             run,
+            run_one,
+            ordering: Ordering::Partition,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             spec: T::SPEC,
             validator: None,
             retry: None,

@@ -1,0 +1,411 @@
+//! The worker of a partition handled by key or in no order ([`Ordering::Key`],
+//! [`Ordering::Unordered`]): a window of the partition's records, from its oldest unfinished
+//! one on, at most [`App::max_in_flight`](super::App::max_in_flight) long. Records enter it in
+//! offset order; under `Key`, a record starts when the one before it with the same key is
+//! done (records of other keys run meanwhile), under `Unordered` at once. The window's
+//! handlers run concurrently on the worker's task. Only the contiguous run of done records at
+//! the window's front leaves it, and the offset of its last is stored: nothing past a record
+//! still running or waiting, and nothing in commit metadata.
+//!
+//! A partition's records are read from librdkafka only while its worker has room (see
+//! [`Assignment::MAX_IN_FLIGHT`]); the others stay in the partition's own fetch queue, which
+//! librdkafka stops filling at its bounds. That is the partition's pause: librdkafka's own
+//! (`rd_kafka_pause_partitions`) would drop what was prefetched, and a rebalance would forget
+//! it; not reading keeps every prefetched record, in order, across any rebalance.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering as Atomic;
+use std::task::{Context, Poll};
+
+use futures::FutureExt as _;
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use tokio::sync::mpsc;
+
+use super::attempt::Step;
+use super::batch::{Batch, RecordFuture, Work};
+use super::ordering::Ordering;
+use super::worker::{Idle, Runner, release, store_offset};
+use crate::Error;
+use crate::access::User;
+use crate::consumer::Assignment;
+use crate::metrics::TopicMetrics;
+use crate::producer::Producer;
+use crate::settings::Settings;
+
+/// One partition's window.
+struct Window<U: User> {
+    ordering: Ordering,
+    size: usize,
+    /// The number of the window's first slot: slot `n` is `slots[n - base]`.
+    base: u64,
+    slots: VecDeque<Slot<U>>,
+    /// For each key with a record in the window ([`Ordering::Key`]): the slot of its last.
+    last_of: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
+    /// Batches whose records have not all entered the window, and the index of the next.
+    pending: VecDeque<(Arc<Work<U>>, usize)>,
+}
+
+/// A record in the window.
+struct Slot<U: User> {
+    work: Arc<Work<U>>,
+    index: usize,
+    offset: i64,
+    key: u64,
+    state: State,
+    /// The next slot with the same key, started when this one is done ([`Ordering::Key`]).
+    next: Option<u64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Behind a record with the same key.
+    Waiting,
+    Running,
+    /// Handled or dead-lettered.
+    Done,
+    /// Left undecided: the app stops, or the partition is revoked.
+    Abandoned,
+}
+
+impl<U: User> Window<U> {
+    fn new(ordering: Ordering, size: usize) -> Self {
+        Window {
+            ordering,
+            size: size.max(1),
+            base: 0,
+            slots: VecDeque::with_capacity(size.clamp(1, 1024)),
+            last_of: HashMap::default(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Nothing in the window and nothing to enter it.
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty() && self.pending.is_empty()
+    }
+
+    fn slot(&mut self, n: u64) -> &mut Slot<U> {
+        let at = (n - self.base) as usize;
+        &mut self.slots[at]
+    }
+
+    /// Lets records enter the window while it has room: the slots to start go to `start`;
+    /// the number of batches all of whose records entered is returned.
+    fn admit(&mut self, start: &mut Vec<u64>) -> usize {
+        let mut entered = 0;
+        while self.slots.len() < self.size {
+            let Some((work, next)) = self.pending.front_mut() else {
+                break;
+            };
+            let records = work.batch.records.records();
+            if *next >= records.len() {
+                self.pending.pop_front();
+                entered += 1;
+                continue;
+            }
+            let index = *next;
+            *next += 1;
+            let record = &records[index];
+            let n = self.base + self.slots.len() as u64;
+            let (offset, key) = (record.offset(), key_hash(record.key()));
+            let work = Arc::clone(work);
+            let state = match self.ordering {
+                Ordering::Key => match self.last_of.insert(key, n) {
+                    Some(last) => {
+                        self.slot(last).next = Some(n);
+                        State::Waiting
+                    }
+                    None => State::Running,
+                },
+                Ordering::Unordered | Ordering::Partition => State::Running,
+            };
+            if state == State::Running {
+                start.push(n);
+            }
+            self.slots.push_back(Slot {
+                work,
+                index,
+                offset,
+                key,
+                state,
+                next: None,
+            });
+        }
+        if let Some((work, next)) = self.pending.front()
+            && *next >= work.batch.records.records().len()
+        {
+            self.pending.pop_front();
+            entered += 1;
+        }
+        entered
+    }
+
+    /// Slot `n` was decided: the slot of its key that may start now, if any.
+    fn done(&mut self, n: u64) -> Option<u64> {
+        let slot = self.slot(n);
+        slot.state = State::Done;
+        let (next, key) = (slot.next, slot.key);
+        if next.is_none() && self.last_of.get(&key) == Some(&n) {
+            self.last_of.remove(&key);
+        }
+        next
+    }
+
+    /// Slot `n` was left undecided.
+    fn abandoned(&mut self, n: u64) {
+        self.slot(n).state = State::Abandoned;
+    }
+
+    /// Slot `n` starts.
+    fn start(&mut self, n: u64) {
+        self.slot(n).state = State::Running;
+    }
+
+    /// The handler's future of slot `n`.
+    fn call(&mut self, n: u64, counted: &Option<Arc<TopicMetrics>>) -> RecordFuture {
+        let slot = self.slot(n);
+        let run = &slot.work.batch.route.run_one;
+        run(Arc::clone(&slot.work), slot.index, counted.clone())
+    }
+
+    /// The done records at the window's front leave it: the offset of the last, if any did.
+    fn advance(&mut self) -> Option<i64> {
+        let mut last = None;
+        while let Some(front) = self.slots.front()
+            && front.state == State::Done
+        {
+            last = Some(front.offset);
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        last
+    }
+
+    /// Lets every record go, undecided: the number of batches that had not all entered.
+    fn let_go(&mut self) -> usize {
+        self.slots.clear();
+        self.last_of.clear();
+        let pending = self.pending.len();
+        self.pending.clear();
+        pending
+    }
+}
+
+/// A record's key, as the window tells keys apart (FNV-1a; records without a key count as
+/// one key). Two keys with the same hash are handled as one: in order, not at once.
+fn key_hash(key: Option<&[u8]>) -> u64 {
+    let Some(key) = key else { return 0 };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key {
+        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // Never the keyless records' 0.
+    hash | 1
+}
+
+/// Hashes the window's key hashes as they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Slot `n`'s handler, with its slot's number.
+struct Tagged {
+    n: u64,
+    handled: RecordFuture,
+}
+
+impl Future for Tagged {
+    type Output = (u64, Step);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u64, Step)> {
+        let n = self.n;
+        self.handled.as_mut().poll(cx).map(|step| (n, step))
+    }
+}
+
+impl Runner {
+    /// The worker of one assignment of a partition handled by key or in no order: keeps its
+    /// window full from the batches it is handed, runs the window's handlers, and stores the
+    /// offset of the done records leaving the window. A record that fails without a dead
+    /// letter is sent to `fail`, and the worker ends (its other handlers abandoned). At a
+    /// revoke or the app's stop no record starts; those running finish (the revoke waits
+    /// for them within its bound, the stop within its deadline), and the rest is let go.
+    pub(super) fn window_worker<U: User>(
+        &self,
+        mut jobs: mpsc::UnboundedReceiver<Batch<U>>,
+        fail: mpsc::UnboundedSender<Error>,
+        producer: Producer<U>,
+        settings: Arc<Settings>,
+        (assignment, topic): (Arc<Assignment>, &'static str),
+        (ordering, size): (Ordering, usize),
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let semaphore = Arc::clone(&self.semaphore);
+        let activity = Arc::clone(&self.activity);
+        let env = self.env(producer, settings);
+        async move {
+            let counted = env.metrics.as_ref().map(|m| m.topic(topic));
+            let mut window = Window::<U>::new(ordering, size);
+            let mut running = FuturesUnordered::new();
+            let mut start = Vec::new();
+            // Handlers through, not yet taken into account.
+            let mut decided: Vec<(u64, Step)> = Vec::new();
+            // While handlers run: the partition is busy (a revoke waits), with a permit.
+            let mut busy = None;
+            let mut open = true;
+            loop {
+                let over = env.stopping.load(Atomic::Acquire) || assignment.revoking();
+                if over && running.is_empty() && decided.is_empty() {
+                    if let Some(offset) = window.advance() {
+                        store_offset(&assignment, &env, offset);
+                    }
+                    for _ in 0..window.let_go() {
+                        release(&assignment, &env.consumer);
+                    }
+                    busy = None;
+                    if env.stopping.load(Atomic::Acquire) {
+                        return;
+                    }
+                    // Revoked: what still comes is let go, until the app drops this worker.
+                    match jobs.recv().await {
+                        Some(batch) => {
+                            drop(batch);
+                            release(&assignment, &env.consumer);
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
+                if !over && !window.pending.is_empty() {
+                    if busy.is_none() {
+                        let Ok(permit) = semaphore.acquire().await else {
+                            return;
+                        };
+                        assignment.busy.store(true, Atomic::Release);
+                        busy = Some((
+                            Idle {
+                                assignment: &assignment,
+                                activity: &activity,
+                            },
+                            permit,
+                        ));
+                        // Checked after marking it busy: a revoke that saw it idle has
+                        // marked it revoking.
+                        if assignment.revoking() {
+                            busy = None;
+                            continue;
+                        }
+                    }
+                    for _ in 0..window.admit(&mut start) {
+                        release(&assignment, &env.consumer);
+                    }
+                    for n in start.drain(..) {
+                        launch(&mut window, n, &counted, &mut running, &mut decided);
+                    }
+                }
+                // Every handler that is through by now, in one go.
+                while let Some((n, step)) = decided
+                    .pop()
+                    .or_else(|| running.next().now_or_never().flatten())
+                {
+                    match step {
+                        Step::Done => {
+                            if let Some(next) = window.done(n)
+                                && !env.stopping.load(Atomic::Acquire)
+                                && !assignment.revoking()
+                            {
+                                window.start(next);
+                                launch(&mut window, next, &counted, &mut running, &mut decided);
+                            }
+                        }
+                        Step::Abandoned => window.abandoned(n),
+                        Step::Fail(error) => {
+                            if let Some(offset) = window.advance() {
+                                store_offset(&assignment, &env, offset);
+                            }
+                            let _ = fail.send(error);
+                            return;
+                        }
+                    }
+                }
+                if let Some(offset) = window.advance() {
+                    store_offset(&assignment, &env, offset);
+                }
+                if running.is_empty() {
+                    busy = None;
+                    if !open && window.is_empty() {
+                        return;
+                    }
+                    if !over && !window.pending.is_empty() {
+                        // Room in the window again (its handlers were through at once).
+                        continue;
+                    }
+                }
+                tokio::select! {
+                    biased;
+                    Some(through) = running.next(), if !running.is_empty() => decided.push(through),
+                    batch = jobs.recv(), if open && !over => {
+                        match batch {
+                            Some(batch) => window.pending.push_back((
+                                Arc::new(Work { batch, env: Arc::clone(&env) }),
+                                0,
+                            )),
+                            None => open = false,
+                        }
+                    }
+                    else => {
+                        // Over, with nothing running: let go at the top.
+                        continue;
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Starts slot `n`'s handler: polled once here, so that one through at once (no wait in it)
+/// costs no task; otherwise it joins `running`.
+fn launch<U: User>(
+    window: &mut Window<U>,
+    n: u64,
+    counted: &Option<Arc<TopicMetrics>>,
+    running: &mut FuturesUnordered<Tagged>,
+    decided: &mut Vec<(u64, Step)>,
+) {
+    let mut handled = window.call(n, counted);
+    match (&mut handled).now_or_never() {
+        Some(step) => decided.push((n, step)),
+        None => running.push(Tagged { n, handled }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hashes_tell_keys_apart_and_keep_keyless_records_together() {
+        assert_eq!(key_hash(None), key_hash(None));
+        assert_ne!(key_hash(None), key_hash(Some(b"")));
+        assert_ne!(key_hash(Some(b"a")), key_hash(Some(b"b")));
+        assert_eq!(key_hash(Some(b"order-7")), key_hash(Some(b"order-7")));
+    }
+}
