@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use kafka_utils::access::DeadLetterFor;
 use kafka_utils::app::{App, Context, Ordering};
 use kafka_utils::prelude::*;
 use kafka_utils::producer::{Producer, Record};
@@ -298,21 +299,27 @@ async fn all_handled(handled: Arc<Mutex<Vec<(u32, u64)>>>, expected: usize, with
     }
 }
 
-/// An app that logs (producer, seq) as it handles, in group `group`, until `stop` fires.
-fn logging_app(
+/// An app that logs (producer, seq) as it handles `topic`, in group `group`, each handler
+/// waiting `wait` (a call to a database, say).
+fn logging_app<T>(
     cluster: &FaultCluster,
-    group: &str,
+    (topic, group): (T, &str),
+    wait: Duration,
     log: Arc<Mutex<Vec<(u32, u64)>>>,
     in_handlers: Arc<InHandlers>,
-) -> App<users::Service> {
+) -> App<users::Service>
+where
+    T: ReadableBy<users::Service, Message = Msg> + CommittableBy<users::Service>,
+    T::DeadLetter: DeadLetterFor<users::Service>,
+{
     App::<users::Service>::new(&cluster.settings())
         .unwrap()
         .group(group)
-        .handle(topics::Rebalance, move |msg: Msg, _: Context<_>| {
+        .handle(topic, move |msg: Msg, _: Context<_>| {
             let (log, in_handlers) = (Arc::clone(&log), Arc::clone(&in_handlers));
             async move {
                 in_handlers.enter();
-                tokio::time::sleep(Duration::from_micros(200)).await;
+                tokio::time::sleep(wait).await;
                 log.lock().unwrap().push((msg.producer, msg.seq));
                 in_handlers.leave();
                 Ok::<(), String>(())
@@ -329,13 +336,15 @@ async fn a_rebalance_under_load_leaves_no_gap(cluster: &FaultCluster) {
     let (in_first, in_second) = (Arc::<InHandlers>::default(), Arc::<InHandlers>::default());
     let first = logging_app(
         cluster,
-        "faults-rebalance",
+        (topics::Rebalance, "faults-rebalance"),
+        Duration::from_micros(200),
         Arc::clone(&handled),
         Arc::clone(&in_first),
     );
     let second = logging_app(
         cluster,
-        "faults-rebalance",
+        (topics::Rebalance, "faults-rebalance"),
+        Duration::from_micros(200),
         Arc::clone(&handled),
         Arc::clone(&in_second),
     );
@@ -405,23 +414,15 @@ async fn key_ordered_apps_through_a_rebalance_and_a_broker_kill(cluster: &FaultC
     let handled: Arc<Mutex<Vec<(u32, u64)>>> = Arc::default();
     let (in_first, in_second) = (Arc::<InHandlers>::default(), Arc::<InHandlers>::default());
     let app = |in_handlers: &Arc<InHandlers>| {
-        let (log, in_handlers) = (Arc::clone(&handled), Arc::clone(in_handlers));
-        App::<users::Service>::new(&cluster.settings())
-            .unwrap()
-            .group("faults-keyed")
-            .ordering(Ordering::Key)
-            .max_in_flight(window)
-            .handle(topics::Keyed, move |msg: Msg, _: Context<_>| {
-                let (log, in_handlers) = (Arc::clone(&log), Arc::clone(&in_handlers));
-                async move {
-                    in_handlers.enter();
-                    // A call to a database, say.
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    log.lock().unwrap().push((msg.producer, msg.seq));
-                    in_handlers.leave();
-                    Ok::<(), String>(())
-                }
-            })
+        logging_app(
+            cluster,
+            (topics::Keyed, "faults-keyed"),
+            Duration::from_millis(2),
+            Arc::clone(&handled),
+            Arc::clone(in_handlers),
+        )
+        .ordering(Ordering::Key)
+        .max_in_flight(window)
     };
     let (first, second) = (app(&in_first), app(&in_second));
     let produced = produce_keyed(cluster.settings(), topics::Keyed, keys, per_key, seconds);

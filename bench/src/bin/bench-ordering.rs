@@ -129,7 +129,7 @@ async fn run(
                 Ok::<(), String>(())
             }
         });
-    let (watched, started_cpu) = (Arc::clone(&handled), cpu_seconds());
+    let watched = Arc::clone(&handled);
     let mut measured = (0, 0.0);
     let stop = async {
         // From the first record on.
@@ -149,6 +149,5 @@ async fn run(
         );
     };
     app.run_until(stop).await?;
-    let _ = started_cpu;
     Ok(measured)
 }

@@ -111,17 +111,21 @@ impl<U: User> Window<U> {
             *next += 1;
             let record = &records[index];
             let n = self.base + self.slots.len() as u64;
-            let (offset, key) = (record.offset(), key_hash(record.key()));
+            let offset = record.offset();
             let work = Arc::clone(work);
-            let state = match self.ordering {
-                Ordering::Key => match self.last_of.insert(key, n) {
-                    Some(last) => {
-                        self.slot(last).next = Some(n);
-                        State::Waiting
+            // Keys are read only where they order: unordered, every record runs at once.
+            let (key, state) = match self.ordering {
+                Ordering::Key => {
+                    let key = key_hash(record.key());
+                    match self.last_of.insert(key, n) {
+                        Some(last) => {
+                            self.slot(last).next = Some(n);
+                            (key, State::Waiting)
+                        }
+                        None => (key, State::Running),
                     }
-                    None => State::Running,
-                },
-                Ordering::Unordered | Ordering::Partition => State::Running,
+                }
+                Ordering::Unordered | Ordering::Partition => (0, State::Running),
             };
             if state == State::Running {
                 start.push(n);
