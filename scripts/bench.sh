@@ -4,7 +4,7 @@
 # FastStream, against one Apache Kafka broker that this script starts (from the Maven Central
 # jars) and always stops.
 #
-#   bash scripts/bench.sh            the full run (about 35 min); writes BENCHMARKS.md,
+#   bash scripts/bench.sh            the full run (about 55 min); writes BENCHMARKS.md,
 #                                    bench/results/results.json and bench/results/chart.png
 #   BENCH_QUICK=1 bash scripts/bench.sh   one short repetition of everything (a smoke run)
 #

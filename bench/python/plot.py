@@ -1,7 +1,8 @@
 """The benchmark's chart: `python plot.py results.json chart.png`.
 
-Three panels from one run's results: produce and consume throughput (median msgs/s per
-payload and client, the range as an error bar) and produce → handler latency percentiles.
+Four panels from one run's results: produce and consume throughput (median msgs/s per
+payload and client, the range as an error bar), produce → handler latency percentiles, and the
+orderings (records/s with a 5 ms handler; CPU per record with a no-op one).
 """
 
 import json
@@ -63,10 +64,35 @@ def latency(ax, runs, rates, clients):
     ax.grid(axis="y", which="both", alpha=0.3)
 
 
+def orderings(ax, runs):
+    names = ["partition", "key", "unordered"]
+    rates, cpus = [], []
+    for name in names:
+        client = f"runner/{name}"
+        waits = [r["messages"] / r["seconds"] for r in runs
+                 if r["op"] == "ordered" and r["workload"] == "5 ms handler" and r["client"] == client]
+        noop = [r["cpu_seconds"] * 1e6 / max(r["messages"], 1) for r in runs
+                if r["op"] == "ordered" and r["workload"] == "no-op handler" and r["client"] == client]
+        rates.append(statistics.median(waits) if waits else 0)
+        cpus.append(statistics.median(noop) if noop else 0)
+    bars = ax.bar(names, rates, 0.6, color=["#555555", "#f08c00", "#ffa94d"])
+    for bar, rate, cpu in zip(bars, rates, cpus):
+        ax.annotate(f"{rate:,.0f}/s\nno-op: {cpu:.2f} CPU µs/record", (bar.get_x() + bar.get_width() / 2, rate),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    if max(rates) > 0:
+        ax.set_ylim(min(r for r in rates if r > 0) / 2, max(rates) * 4)
+    ax.set_ylabel("records/s (log)")
+    ax.set_title("Orderings: 3 partitions, 1,000 keys, a handler awaiting 5 ms, max_in_flight(64)")
+    ax.grid(axis="y", which="both", alpha=0.3)
+
+
 def main():
     results = json.load(open(sys.argv[1]))
     runs = results["runs"]
-    fig, axes = plt.subplots(3, 1, figsize=(11, 13))
+    has_orderings = any(r["op"] == "ordered" for r in runs)
+    rows = 4 if has_orderings else 3
+    fig, axes = plt.subplots(rows, 1, figsize=(11, 4.4 * rows))
     throughput(axes[0], runs, "produce",
                ["raw", "typed", "detached", "detached@throughput", "java", "confluent", "aiokafka",
                 "faststream"],
@@ -76,6 +102,8 @@ def main():
                "Consume (decode, no-op handler, commit)")
     latency(axes[2], runs, results["config"]["rates"],
             ["raw", "runner", "runner@low_latency", "java", "confluent", "aiokafka", "faststream"])
+    if has_orderings:
+        orderings(axes[3], runs)
     machine = results["machine"]
     fig.suptitle(f"kafka-utils vs raw rust-rdkafka vs the Java and Python clients — {machine.get('cpu', '')}, "
                  f"{machine.get('cores', '?')} cores; {results['started']}", fontsize=10)

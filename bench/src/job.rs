@@ -43,6 +43,12 @@ pub enum Op {
     Latency,
     /// Write exactly `count` records (the raw producer fills the consumers' topic).
     Fill,
+    /// Write exactly `count` keyed records to the ordering topic (the typed producer).
+    FillKeyed,
+    /// An app at `ordering` handles the ordering topic from its start, with a handler that
+    /// awaits `handler_ms` (0: a no-op one), for `seconds` after its first record or until
+    /// `count` records.
+    Ordered,
 }
 
 /// The payload of every record: opaque bytes, or the JSON of [`Payload`].
@@ -72,6 +78,19 @@ pub struct Job {
     pub rate: u64,
     /// Latency: the first seconds of sending, not recorded (group join, JIT, connections).
     pub warmup_seconds: f64,
+    /// Ordered: `partition`, `key` or `unordered` (only the orderings' jobs carry it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ordering: String,
+    /// Ordered: the app's `max_in_flight`, records at once per partition.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window: usize,
+    /// Ordered: how long the handler awaits, in ms (0: it returns at once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub handler_ms: u64,
+}
+
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// What a client measured.

@@ -115,12 +115,19 @@ fn run() -> Result<(), BoxError> {
         codecs::measure(&[1024, 10_240], Duration::from_millis(600)).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new()?;
     let runs = runtime.block_on(run_all(&config))?;
-    let admin = match var("BENCH_SCALE_BIN") {
+    // A failure here is reported with the rest of the run, not instead of it.
+    let (admin, admin_error) = match var("BENCH_SCALE_BIN") {
         Some(bin) => {
             eprintln!("bench: the admin at scale ({bin})");
-            Some(scale::measure(&bin, &config.bootstrap)?)
+            match scale::measure(&bin, &config.bootstrap) {
+                Ok(scale) => (Some(scale), None),
+                Err(e) => {
+                    eprintln!("bench: the admin at scale failed: {e}");
+                    (None, Some(e.to_string()))
+                }
+            }
         }
-        None => None,
+        None => (None, None),
     };
     let results = Results {
         started: var("BENCH_DATE").unwrap_or_else(|| "an unrecorded date".into()),
@@ -130,6 +137,7 @@ fn run() -> Result<(), BoxError> {
         codecs,
         runs,
         admin,
+        admin_error,
     };
     let dir = out_dir();
     std::fs::create_dir_all(&dir)?;

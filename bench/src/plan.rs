@@ -14,7 +14,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use serde::{Deserialize, Serialize};
 
-use crate::clients::{BoxError, latency_topic, topic_for};
+use crate::clients::{BoxError, latency_topic, ordering_topic, topic_for};
 use crate::job::{Job, Kind, Op, Outcome, is_java, is_python};
 use crate::stats::Percentiles;
 
@@ -89,6 +89,26 @@ pub const LATENCY: [&str; 7] = [
     "aiokafka",
     "faststream",
 ];
+
+/// The orderings measured, each an app (the `runner`) at `App::ordering(…)` with
+/// `max_in_flight(ORDERING_WINDOW)`; recorded as client `runner/<ordering>`.
+pub const ORDERINGS: [&str; 3] = ["partition", "key", "unordered"];
+
+/// The orderings' `max_in_flight` (records at once per partition).
+pub const ORDERING_WINDOW: usize = 64;
+
+/// The orderings' two handlers: one that awaits 5 ms (an I/O-bound service: records handled
+/// per second, for `seconds`), and a no-op one (the ordering's own cost: CPU per record,
+/// over the whole topic).
+pub const ORDERING_HANDLERS: [(&str, u64); 2] = [("5 ms handler", 5), ("no-op handler", 0)];
+
+/// Records the ordering topic holds (1,000 keys, 3 partitions), scaled by `BENCH_FILL_SCALE`.
+pub const ORDERING_FILL: u64 = 1_000_000;
+
+/// The client a run of `ordering` is recorded as.
+pub fn ordering_client(ordering: &str) -> String {
+    format!("runner/{ordering}")
+}
 
 /// How much to measure (from `BENCH_*` variables, see the README).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -311,6 +331,9 @@ fn job(config: &Config, client: &str, op: Op, workload: &Workload) -> Job {
         group: String::new(),
         rate: 0,
         warmup_seconds: 0.0,
+        ordering: String::new(),
+        window: 0,
+        handler_ms: 0,
     }
 }
 
@@ -453,7 +476,61 @@ pub async fn run_all(config: &Config) -> Result<Vec<Run>, BoxError> {
             }
         }
     }
+    if config.clients.iter().any(|c| c == "runner") {
+        orderings(config, &admin, python, &mut runs).await?;
+    }
     Ok(runs)
+}
+
+/// The orderings: the keyed topic filled once, then per repetition each ordering with each
+/// handler, in a new group (the orderings in the listed order, then reversed).
+async fn orderings(
+    config: &Config,
+    admin: &AdminClient<DefaultClientContext>,
+    peers: Peers<'_>,
+    runs: &mut Vec<Run>,
+) -> Result<(), BoxError> {
+    let topic = ordering_topic();
+    recreate(admin, topic).await?;
+    let count = ((ORDERING_FILL as f64 * config.fill_scale) as u64).max(1000);
+    let base = Workload {
+        label: "",
+        kind: Kind::Bytes,
+        size: 8,
+        fill: ORDERING_FILL,
+    };
+    let fill = Job {
+        topic: topic.to_string(),
+        count,
+        ..job(config, "typed", Op::FillKeyed, &base)
+    };
+    run_client(&fill, peers)?;
+    eprintln!("bench: {topic} filled with {count} records over 1,000 keys");
+    let pid = std::process::id();
+    for rep in 0..config.reps {
+        let mut chosen = ORDERINGS.to_vec();
+        if rep % 2 == 1 {
+            chosen.reverse();
+        }
+        for (label, handler_ms) in ORDERING_HANDLERS {
+            for ordering in &chosen {
+                let ordered = Job {
+                    topic: topic.to_string(),
+                    count,
+                    group: format!("bench-{pid}-ordering-{handler_ms}-{rep}-{ordering}"),
+                    ordering: ordering.to_string(),
+                    window: ORDERING_WINDOW,
+                    handler_ms,
+                    ..job(config, "runner", Op::Ordered, &base)
+                };
+                let outcome = run_client(&ordered, peers)?;
+                let client = ordering_client(ordering);
+                runs.push(record(Op::Ordered, label, 8, 0, &client, rep, &outcome));
+            }
+        }
+    }
+    // Free the disk.
+    recreate(admin, topic).await
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::codecs::CodecCost;
 use crate::job::Op;
-use crate::plan::{CONSUMERS, Config, LATENCY, PRODUCERS, Run, WORKLOADS};
+use crate::plan::{
+    CONSUMERS, Config, LATENCY, ORDERING_HANDLERS, ORDERINGS, PRODUCERS, Run, WORKLOADS,
+    ordering_client,
+};
 use crate::stats::{median, range};
 
 /// Everything one benchmark run produced: what `results.json` holds.
@@ -23,10 +26,13 @@ pub struct Results {
     /// The admin at scale (see [`crate::scale`]), when it ran.
     #[serde(default)]
     pub admin: Option<crate::scale::AdminScale>,
+    /// Why the admin at scale has no figures, when it ran and failed.
+    #[serde(default)]
+    pub admin_error: Option<String>,
 }
 
 /// What the clients are, for the tables' readers.
-const DESCRIPTIONS: [(&str, &str); 10] = [
+const DESCRIPTIONS: [(&str, &str); 11] = [
     (
         "raw",
         "rust-rdkafka `BaseProducer` / `BaseConsumer` (`poll`, one record per call) at librdkafka's defaults (`linger.ms` 5, a 1 GiB queue; `fetch.queue.backoff.ms` 20 as every librdkafka consumer here): pre-serialized bytes out; serde_json decode in",
@@ -50,6 +56,10 @@ const DESCRIPTIONS: [(&str, &str); 10] = [
     (
         "runner@low_latency",
         "the same with the typed producer and the app at the `low_latency` profile (`Settings::low_latency()`: `linger.ms` 0, Nagle off)",
+    ),
+    (
+        "runner/partition, runner/key, runner/unordered",
+        "kafka-utils `App` at the default profile handling the ordering topic (a `u64` per record, keys `n % 1000` as `u32`, 3 partitions) at `App::ordering(…)`: `Ordering::Partition`, `Key` or `Unordered`, `max_in_flight(64)`; the handler awaits `tokio::time::sleep(5 ms)` or returns at once; records and CPU counted from the first record on",
     ),
     (
         "java",
@@ -199,6 +209,36 @@ fn latency_table(results: &Results, out: &mut String) {
     }
 }
 
+/// The orderings: per handler, each ordering's records/s, its ratio to `Partition`, CPU.
+fn ordering_table(results: &Results, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "| handler | ordering | records/s (median) | range | × partition | CPU µs/record | peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (label, _) in ORDERING_HANDLERS {
+        let partition = results.median_rate(Op::Ordered, label, &ordering_client("partition"));
+        for ordering in ORDERINGS {
+            let runs = results.runs(Op::Ordered, label, 0, &ordering_client(ordering));
+            if runs.is_empty() {
+                continue;
+            }
+            let rates: Vec<f64> = runs.iter().map(|r| r.rate()).collect();
+            let rate = median(&rates);
+            let (lo, hi) = range(&rates);
+            let _ = writeln!(
+                out,
+                "| {label} | {ordering} | {} | {}–{} | {:.2} | {} | {} |",
+                number(rate),
+                number(lo),
+                number(hi),
+                rate / partition,
+                number(median_of(&runs, Run::cpu_us)),
+                number(median_of(&runs, |r| r.peak_rss_kb as f64 / 1024.0)),
+            );
+        }
+    }
+}
+
 fn codec_table(results: &Results, out: &mut String) {
     let _ = writeln!(
         out,
@@ -267,9 +307,25 @@ pub fn markdown(results: &Results, chart: &str) -> String {
     throughput_table(results, Op::Consume, &CONSUMERS, &mut out);
     let _ = writeln!(out, "\n## Latency, produce call → handler (1 KB JSON)\n");
     latency_table(results, &mut out);
+    if results.runs.iter().any(|r| r.op == Op::Ordered) {
+        let _ = writeln!(
+            out,
+            "\n## Orderings (3 partitions, 1,000 keys, `max_in_flight(64)`)\n\n\
+             The ordering topic holds {} records; each run reads it from the start in a new group, \
+             for {} s after its first record (the 5 ms handler) or all of it (the no-op handler).\n",
+            number(((crate::plan::ORDERING_FILL as f64 * c.fill_scale) as u64).max(1000) as f64),
+            c.seconds,
+        );
+        ordering_table(results, &mut out);
+    }
     if let Some(scale) = &results.admin {
         let _ = writeln!(out, "\n## The admin at scale\n");
         crate::scale::markdown(scale, &mut out);
+    } else if let Some(error) = &results.admin_error {
+        let _ = writeln!(
+            out,
+            "\n## The admin at scale\n\n**Failed** in this run: {error}"
+        );
     }
     let _ = writeln!(out, "\n## JSON: serde_json, sonic-rs, simd-json\n");
     let _ = writeln!(
@@ -363,6 +419,17 @@ mod tests {
         });
         runs.push(fast);
         runs.push(run(Op::Latency, WORKLOADS[1].label, 1000, "java", 10_000));
+        for (ordering, waits, noop_cpu) in [
+            ("partition", 500, 0.7),
+            ("key", 24_000, 0.8),
+            ("unordered", 25_000, 1.0),
+        ] {
+            let client = ordering_client(ordering);
+            runs.push(run(Op::Ordered, "5 ms handler", 0, &client, waits));
+            let mut noop = run(Op::Ordered, "no-op handler", 0, &client, 1_000_000);
+            noop.cpu_seconds = noop_cpu;
+            runs.push(noop);
+        }
         Results {
             started: "2026-11-26".into(),
             seconds: 60.0,
@@ -382,6 +449,7 @@ mod tests {
             codecs: Vec::new(),
             runs,
             admin: None,
+            admin_error: None,
         }
     }
 
@@ -420,6 +488,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("![throughput and latency](chart.png)"));
+        let key = line("| `Ordering::Key` (window 64) ≥ 20 × `Ordering::Partition`");
+        assert!(key.contains("48.00 × (24,000 vs 500/s)") && key.ends_with("**met** |"));
+        let unordered = line("| `Ordering::Key` (window 64) ≥ 0.8 × `Ordering::Unordered`");
+        assert!(unordered.contains("0.96 ×") && unordered.ends_with("**met** |"));
+        let cpu = line("| `Ordering::Key`'s CPU per record ≤ 1.3 × `Partition`'s");
+        assert!(cpu.contains("1.14 × (0.80 vs 0.70 µs)") && cpu.ends_with("**met** |"));
+        assert!(
+            text.contains("| 5 ms handler | key | 24,000 | 24,000–24,000 | 48.00 | 1.00 | 10.0 |"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::job::Op;
-use crate::plan::WORKLOADS;
-use crate::report::Results;
+use crate::plan::{ORDERING_HANDLERS, WORKLOADS, ordering_client};
+use crate::report::{Results, number};
+use crate::stats::median;
 
 /// The peers a latency target must beat: every client that is neither raw nor ours.
 const PEERS: [&str; 4] = ["java", "confluent", "aiokafka", "faststream"];
@@ -79,6 +80,43 @@ pub(crate) fn table(results: &Results, out: &mut String) {
     }
     latency(results, out);
     memory(results, out);
+    orderings(results, out);
+}
+
+/// The orderings: with a handler that awaits 5 ms, `Key` ≥ 20 × `Partition` and ≥ 0.8 ×
+/// `Unordered` in records/s; with a no-op handler, `Key`'s CPU per record ≤ 1.3 ×
+/// `Partition`'s. Written when the run measured them.
+fn orderings(results: &Results, out: &mut String) {
+    let (waits, noop) = (ORDERING_HANDLERS[0].0, ORDERING_HANDLERS[1].0);
+    let rate = |ordering: &str| results.median_rate(Op::Ordered, waits, &ordering_client(ordering));
+    let cpu = |ordering: &str| {
+        let runs = results.runs(Op::Ordered, noop, 0, &ordering_client(ordering));
+        median(&runs.iter().map(|r| r.cpu_us()).collect::<Vec<_>>())
+    };
+    if rate("key").is_nan() {
+        return;
+    }
+    for (what, name, floor) in [
+        ("partition", "Partition", 20.0),
+        ("unordered", "Unordered", 0.8),
+    ] {
+        let r = rate("key") / rate(what);
+        let _ = writeln!(
+            out,
+            "| `Ordering::Key` (window 64) ≥ {floor} × `Ordering::{name}`, records/s with a 5 ms handler (3 partitions, 1,000 keys) | {r:.2} × ({} vs {}/s) | {} |",
+            number(rate("key")),
+            number(rate(what)),
+            verdict(r >= floor)
+        );
+    }
+    let r = cpu("key") / cpu("partition");
+    let _ = writeln!(
+        out,
+        "| `Ordering::Key`'s CPU per record ≤ 1.3 × `Partition`'s, no-op handler | {r:.2} × ({} vs {} µs) | {} |",
+        number(cpu("key")),
+        number(cpu("partition")),
+        verdict(r <= 1.3)
+    );
 }
 
 /// Which percentile of a latency run.

@@ -7,6 +7,7 @@
 
 mod consume;
 mod latency;
+pub mod ordered;
 mod produce;
 
 use std::sync::OnceLock;
@@ -32,6 +33,9 @@ pub enum Topics {
     /// Produce → handler latency.
     #[topic(name = "bench.latency", message = Payload, partitions = 3)]
     Latency,
+    /// The orderings: a number per record, keyed by one of 1,000 keys.
+    #[topic(name = "bench.ordering", message = u64, key = u32, partitions = 3)]
+    Ordering,
 }
 
 /// The benchmark's one user.
@@ -46,6 +50,7 @@ permissions! {
         Topics::Bytes => [Read, Write, AutoCommitOffset],
         Topics::Json => [Read, Write, AutoCommitOffset],
         Topics::Latency => [Read, Write, AutoCommitOffset],
+        Topics::Ordering => [Read, Write, AutoCommitOffset],
     },
 }
 
@@ -60,6 +65,11 @@ pub fn topic_for(kind: crate::job::Kind) -> &'static str {
 /// The latency topic.
 pub fn latency_topic() -> &'static str {
     <topics::Latency as kafka_utils::access::Topic>::NAME
+}
+
+/// The orderings' topic.
+pub fn ordering_topic() -> &'static str {
+    <topics::Ordering as kafka_utils::access::Topic>::NAME
 }
 
 /// Runs `job` as Rust client `job.client` and returns what it measured.
@@ -78,6 +88,13 @@ pub fn run(job: &Job) -> Result<Outcome, BoxError> {
         ("runner", Op::Consume) => runtime.block_on(consume::runner(&settings, job))?,
         ("raw", Op::Latency) => latency::raw(&settings, job)?,
         ("typed" | "runner", Op::Latency) => runtime.block_on(latency::typed(&settings, job))?,
+        ("typed", Op::FillKeyed) => runtime.block_on(ordered::fill(&settings, job))?,
+        // It counts its CPU from its first record on.
+        ("runner", Op::Ordered) => {
+            let mut outcome = runtime.block_on(ordered::run(&settings, job))?;
+            outcome.peak_rss_kb = crate::job::peak_rss_kb();
+            return Ok(outcome);
+        }
         (client, op) => return Err(format!("no Rust client `{client}` for {op:?}").into()),
     };
     // Setting up (creating clients, joining the group) is part of what each client costs,
