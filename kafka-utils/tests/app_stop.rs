@@ -1,7 +1,8 @@
 //! The app stops within its deadline whatever its handlers do: a handler that never returns,
 //! or that blocks its thread, is abandoned after `shutdown_timeout`; what was handled is
 //! committed, the group is left, the producer flushed. While one partition's handler hangs,
-//! the other partitions are handled and the consumer keeps polling (no eviction). A worker
+//! the other partitions are handled and the consumer keeps polling (no eviction), as it does
+//! while a key-ordered partition's window is full of hung handlers. A worker
 //! that dies is an error, never `Ok(())`. On the embedded cluster.
 
 use std::future::Future;
@@ -184,36 +185,44 @@ fn stopping_ends_within_the_deadline_while_a_handler_blocks_its_thread() {
     runtime.shutdown_background();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn other_partitions_flow_while_one_handler_hangs_past_the_poll_interval() {
+/// Runs an app (`configure`d) whose handler hangs on every record of partition 0, for twice
+/// the poll interval, then writes 5 more records to partition 1: they are handled (the app is
+/// still a member), partition 1 is committed and partition 0 is not. Returns how many handlers
+/// started on partition 0 (a rebalance would have let them go and started them again).
+async fn hang_partition_0_past_the_poll_interval(
+    configure: fn(App<users::Worker>) -> App<users::Worker>,
+) -> usize {
     let setup = setup();
     let settings = setup
         .settings
         .clone()
         .with_client_property("max.poll.interval.ms", "6000");
+    // Ten keys on partition 0.
     write(&settings, 0, 0, 10).await;
     write(&settings, 1, 100, 5).await;
+    let started_on_0 = Arc::new(AtomicUsize::new(0));
     let handled = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&handled);
+    let (starts, seen) = (Arc::clone(&started_on_0), Arc::clone(&handled));
     let app = App::<users::Worker>::new(&settings)
         .unwrap()
         .group("workers")
-        .shutdown_timeout(Duration::from_secs(1))
-        .handle(
-            topics::Jobs,
-            move |job: u64, ctx: Context<users::Worker>| {
-                let seen = Arc::clone(&seen);
-                async move {
-                    if ctx.partition == 0 {
-                        std::future::pending::<()>().await;
-                    }
-                    seen.lock().unwrap().push(job);
-                    Ok::<(), String>(())
+        .shutdown_timeout(Duration::from_secs(1));
+    let app = configure(app).handle(
+        topics::Jobs,
+        move |job: u64, ctx: Context<users::Worker>| {
+            let (starts, seen) = (Arc::clone(&starts), Arc::clone(&seen));
+            async move {
+                if ctx.partition == 0 {
+                    starts.fetch_add(1, Ordering::SeqCst);
+                    std::future::pending::<()>().await;
                 }
-            },
-        );
+                seen.lock().unwrap().push(job);
+                Ok::<(), String>(())
+            }
+        },
+    );
     let later = async {
-        // Twice the poll interval while partition 0's handler hangs: still a member.
+        // Twice the poll interval while partition 0's handlers hang: still a member.
         tokio::time::sleep(Duration::from_secs(13)).await;
         write(&settings, 1, 105, 5).await;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -230,6 +239,23 @@ async fn other_partitions_flow_while_one_handler_hangs_past_the_poll_interval() 
     assert_eq!(handled, (100..110).collect::<Vec<u64>>());
     assert_eq!(committed(&settings, "workers", 1), Some(10));
     assert_eq!(committed(&settings, "workers", 0), None);
+    started_on_0.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_partitions_flow_while_one_handler_hangs_past_the_poll_interval() {
+    assert_eq!(hang_partition_0_past_the_poll_interval(|app| app).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_key_window_holds_past_twice_the_poll_interval_without_a_rebalance() {
+    // A window of 3 fills with hung handlers and stays full.
+    let started = hang_partition_0_past_the_poll_interval(|app| {
+        app.ordering(kafka_utils::app::Ordering::Key)
+            .max_in_flight(3)
+    })
+    .await;
+    assert_eq!(started, 3);
 }
 
 /// A handler's future: ready at once, or (`pending`) never; it panics when dropped.
