@@ -10,7 +10,8 @@
 //!
 //! Nothing is lost: a failing handler is retried ([`Retry`]: 3 attempts,
 //! `KAFKA_RETRY_BACKOFF_MS`, doubling); a handler that panics is caught, and the attempt
-//! counts as failed. A record that still fails, or that cannot be decoded (no handler runs
+//! counts as failed; a handler that fails with [`Fail::permanent`] is not tried again. A
+//! record that still fails, or that cannot be decoded (no handler runs
 //! then), goes byte for byte to its topic's dead letter (see [`crate::dead_letter`]), and its
 //! offset is stored only once the broker acknowledged the dead letter; the partition flows
 //! on. A topic without a dead letter stops the app with an error naming the record,
@@ -176,6 +177,7 @@ mod attempt;
 mod batch;
 mod context;
 mod dispatch;
+mod fail;
 mod options;
 mod ordering;
 mod retry;
@@ -184,6 +186,7 @@ mod window;
 mod worker;
 
 pub use context::Context;
+pub use fail::Fail;
 pub use options::App;
 pub use ordering::Ordering;
 pub use retry::Retry;

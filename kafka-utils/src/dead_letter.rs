@@ -55,16 +55,20 @@ pub enum Reason {
     Handler,
     /// The handler panicked on its last attempt.
     Panic,
+    /// The handler said no attempt could help ([`crate::app::Fail::permanent`]): it was not
+    /// tried again.
+    Permanent,
 }
 
 impl Reason {
-    /// The header value: `decode`, `handler` or `panic`.
+    /// The header value: `decode`, `schema`, `handler`, `panic` or `permanent`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Reason::Decode => "decode",
             Reason::Schema => "schema",
             Reason::Handler => "handler",
             Reason::Panic => "panic",
+            Reason::Permanent => "permanent",
         }
     }
 
@@ -74,6 +78,7 @@ impl Reason {
             Reason::Schema,
             Reason::Handler,
             Reason::Panic,
+            Reason::Permanent,
         ]
         .into_iter()
         .find(|r| r.as_str() == text)

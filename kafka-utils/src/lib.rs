@@ -128,7 +128,7 @@ pub use kafka_utils_core::permissions;
 pub mod prelude {
     pub use kafka_utils_core::prelude::*;
 
-    pub use crate::app::{App, Context, Ordering};
+    pub use crate::app::{App, Context, Fail, Ordering};
     pub use crate::consumer::Consumer;
     pub use crate::producer::{Producer, Record};
     pub use crate::settings::Settings;

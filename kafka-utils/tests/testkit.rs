@@ -207,6 +207,65 @@ async fn failing_and_undecodable_records_are_in_the_dead_letters_with_why()
 }
 
 #[tokio::test]
+async fn a_permanent_failure_goes_to_the_dead_letter_without_another_attempt()
+-> Result<(), kafka_utils::Error> {
+    let kit = TestKit::start(&TOPOLOGY).await?;
+    // Attempts per order id.
+    let tries = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let counting = Arc::clone(&tries);
+    let app = App::<users::Shop>::new(kit.settings())?.handle(
+        topics::Orders,
+        move |order: Order, _: Context<users::Shop>| {
+            *counting.lock().unwrap().entry(order.id).or_insert(0) += 1;
+            async move {
+                match order.id {
+                    1 => Err(Fail::permanent(format!(
+                        "order {} has no customer",
+                        order.id
+                    ))),
+                    2 => Err(Fail::transient("the stock service is down")),
+                    _ => Ok(()),
+                }
+            }
+        },
+    );
+    let app = kit.run(app)?;
+    for id in 1..=3 {
+        kit.send_record(topics::Orders, Record::new(&order(id)).key(&id))
+            .await?;
+    }
+    app.settle().await?;
+    app.stop().await?;
+    let tries = tries.lock().unwrap().clone();
+    assert_eq!(tries, [(1, 1), (2, 3), (3, 1)].into_iter().collect());
+    let dead = kit.dead_letters(topics::Orders).await?;
+    dead.assert_count(2);
+    let permanent = dead
+        .iter()
+        .find(|d| d.info.reason == Reason::Permanent)
+        .expect("the permanent failure");
+    assert_eq!(permanent.value().expect("an order").id, 1);
+    assert_eq!(permanent.info.attempts, 1);
+    assert!(
+        permanent.info.error.ends_with("order 1 has no customer"),
+        "{}",
+        permanent.info.error
+    );
+    let transient = dead
+        .iter()
+        .find(|d| d.info.reason == Reason::Handler)
+        .expect("the transient failure");
+    assert_eq!(
+        (
+            transient.value().expect("an order").id,
+            transient.info.attempts
+        ),
+        (2, 3)
+    );
+    kit.close().await
+}
+
+#[tokio::test]
 async fn a_settle_that_cannot_happen_says_what_is_behind() -> Result<(), kafka_utils::Error> {
     let kit = TestKit::start(&TOPOLOGY).await?;
     // A handler that never finishes order 2.

@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 
 use super::batch::{Job, Work};
 use super::context::Context;
+use super::fail::Failure;
 use super::retry::Retry;
 use crate::Error;
 use crate::access::User;
@@ -50,7 +51,7 @@ pub(super) async fn decide<U, C, Fut>(
 where
     U: User,
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), Failure>>,
 {
     let (reason, error, attempts) = match attempt(work, index, retry, call, counted).await {
         Outcome::Handled => return Step::Done,
@@ -98,7 +99,7 @@ pub(super) async fn decide_one<U, C, Fut>(
 where
     U: User,
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), Failure>>,
 {
     let retry = work.batch.route.retry.unwrap_or(work.env.default_retry);
     decide(&work, index, retry, &call, &counted).await
@@ -170,7 +171,7 @@ async fn attempt<U, C, Fut>(
 where
     U: User,
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), Failure>>,
 {
     let (job, env) = (work.batch.job(index), &*work.env);
     // What is not JSON at all is left to the decoder (a `decode` dead letter).
@@ -219,7 +220,8 @@ where
                 .await
             {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(message)) => Err((Reason::Handler, message)),
+                Ok(Err(failure)) if failure.permanent => Err((Reason::Permanent, failure.message)),
+                Ok(Err(failure)) => Err((Reason::Handler, failure.message)),
                 Err(panic) => Err((Reason::Panic, panicked(&*panic))),
             },
             Ok(Err(error)) => {
@@ -242,7 +244,7 @@ where
             Ok(()) => return Outcome::Handled,
             Err(failure) => failure,
         };
-        if attempt >= retry.attempts {
+        if attempt >= retry.attempts || reason == Reason::Permanent {
             return Outcome::Failed {
                 reason,
                 error: Error::Handler {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::attempt;
 use super::batch::{BatchFuture, RecordFuture, Route, RunBatch, RunOne, Work};
 use super::context::Context;
+use super::fail::Failure;
 use super::ordering::{DEFAULT_MAX_IN_FLIGHT, MOST_IN_FLIGHT, Ordering};
 use super::retry::Retry;
 use super::worker;
@@ -202,7 +203,9 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
 
     /// Handles the records of topic `T` with `handler`. A record that cannot be decoded, or
     /// that the handler fails on (or panics on) every attempt, goes to the topic's dead
-    /// letter, which `U` must be allowed to write; without one, the app stops on it.
+    /// letter, which `U` must be allowed to write; without one, the app stops on it. The
+    /// handler's error is any `Display`; a [`Fail::permanent`](super::Fail::permanent) one
+    /// gets no more attempts.
     pub fn handle<T, F, Fut, E>(mut self, _topic: T, handler: F) -> Self
     where
         T: ReadableBy<U> + CommittableBy<U>,
@@ -211,7 +214,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         C: Codec<T::Message>,
         F: Fn(T::Message, Context<U>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Display,
+        E: Display + 'static,
     {
         let codec = self.codec.clone();
         let handler = Arc::new(handler);
@@ -227,7 +230,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                     record: None,
                 })?;
                 let handled = handler(value, ctx);
-                Ok(async move { handled.await.map_err(|e| e.to_string()) })
+                Ok(async move { handled.await.map_err(Failure::of) })
             }
         };
         let batch_caller = caller.clone();

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::attempt::{Step, decide};
 use super::batch::{Batch, Env, Flow, Work};
 use super::context::Context;
+use super::fail::Failure;
 use super::retry::Retry;
 use crate::Error;
 use crate::access::User;
@@ -200,7 +201,7 @@ pub(super) async fn run_batch<U, C, Fut>(work: Arc<Work<U>>, call: C) -> Flow
 where
     U: User,
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), Failure>>,
 {
     let (batch, env) = (&work.batch, &*work.env);
     // One topic per batch: its metrics and retry policy are looked up once.
