@@ -67,7 +67,9 @@ where
         tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
         return Step::Fail(error);
     };
-    match dead_letter_one(
+    // Boxed, as the backoff below: rare paths that would otherwise make every record's
+    // future (allocated per record in a window) larger than the allocator's fast path.
+    match Box::pin(dead_letter_one(
         &env.producer,
         dead_letter,
         &job,
@@ -75,7 +77,7 @@ where
         reason,
         error,
         attempts,
-    )
+    ))
     .await
     {
         Ok(()) => {
@@ -264,7 +266,10 @@ where
         // In slices, so that a stop or a revoke need not wait out the backoff.
         let until = tokio::time::Instant::now() + retry.delay(attempt);
         while tokio::time::Instant::now() < until {
-            tokio::time::sleep_until(until.min(tokio::time::Instant::now() + BACKOFF_SLICE)).await;
+            Box::pin(tokio::time::sleep_until(
+                until.min(tokio::time::Instant::now() + BACKOFF_SLICE),
+            ))
+            .await;
             if over() {
                 return Outcome::Abandoned;
             }

@@ -23,6 +23,9 @@ use crate::metrics::Metrics;
 use crate::producer::Producer;
 use crate::settings::Settings;
 
+/// A handler's future, boxed on its own.
+type HandlerFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+
 /// Runs handlers as user `U`. See the [module docs](super).
 pub struct App<U: User, C = Json> {
     pub(super) settings: Arc<Settings>,
@@ -238,7 +241,13 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             Box::pin(worker::run_batch(work, batch_caller())) as BatchFuture
         });
         let run_one: Arc<RunOne<U>> = Arc::new(move |work: Arc<Work<U>>, index, counted| {
-            Box::pin(attempt::decide_one(work, index, counted, caller())) as RecordFuture
+            // The handler's own future boxed apart: a record's future then stays small
+            // enough for the allocator's fast path (one of each per record of a window).
+            let call = caller();
+            let boxed = move |payload: &[u8], ctx: Context<U>| {
+                call(payload, ctx).map(|f| Box::pin(f) as HandlerFuture)
+            };
+            Box::pin(attempt::decide_one(work, index, counted, boxed)) as RecordFuture
         });
         let route = Route {
             run,
