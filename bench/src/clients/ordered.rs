@@ -49,14 +49,16 @@ pub(super) async fn fill(settings: &Settings, job: &Job) -> Result<Outcome, BoxE
 
 /// The ordering a job names.
 fn ordering(job: &Job) -> Result<Ordering, BoxError> {
-    match job.ordering.as_str() {
-        "partition" => Ok(Ordering::Partition),
-        "key" => Ok(Ordering::Key),
-        "unordered" => Ok(Ordering::Unordered),
-        other => Err(
-            format!("ordering `{other}`: the orderings are partition, key and unordered").into(),
-        ),
-    }
+    let all = [Ordering::Partition, Ordering::Key, Ordering::Unordered];
+    all.into_iter()
+        .find(|o| o.name() == job.ordering)
+        .ok_or_else(|| {
+            format!(
+                "ordering `{}`: the orderings are partition, key and unordered",
+                job.ordering
+            )
+            .into()
+        })
 }
 
 /// Runs an app at the job's ordering and window in the job's group, from the topic's start:

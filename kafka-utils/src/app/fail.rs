@@ -90,15 +90,12 @@ pub(super) struct Failure {
 impl Failure {
     /// What a handler's error `error` says.
     pub(super) fn of<E: Display + 'static>(error: E) -> Self {
-        match (&error as &dyn Any).downcast_ref::<Fail>() {
-            Some(fail) => Failure {
-                message: fail.message.clone(),
-                permanent: fail.permanent,
-            },
-            None => Failure {
-                message: error.to_string(),
-                permanent: false,
-            },
+        let permanent = (&error as &dyn Any)
+            .downcast_ref::<Fail>()
+            .is_some_and(Fail::is_permanent);
+        Failure {
+            message: error.to_string(),
+            permanent,
         }
     }
 }
