@@ -228,10 +228,25 @@ async fn unordered_runs_the_window_at_once_and_no_more() -> Result<(), kafka_uti
 #[tokio::test]
 async fn nothing_past_an_unfinished_record_is_committed_and_the_window_bounds_what_repeats()
 -> Result<(), kafka_utils::Error> {
+    one_record_unfinished(0).await
+}
+
+/// The records before the unfinished one are through at once, each as it comes (with nothing
+/// unfinished before them they take no slot of the window): committed, and none past it.
+#[tokio::test]
+async fn records_through_before_an_unfinished_one_are_committed_and_none_past_it()
+-> Result<(), kafka_utils::Error> {
+    one_record_unfinished(5).await
+}
+
+/// Sends 21 records of different keys to a window of 8 whose handler never finishes record
+/// `blocked`: the records before it and the 7 after it are handled, then a stop; the next
+/// run receives every record from `blocked` on, and no other.
+async fn one_record_unfinished(blocked: u32) -> Result<(), kafka_utils::Error> {
     let kit = TestKit::start(&TOPOLOGY).await?;
     let handled = Arc::new(Mutex::new(Vec::new()));
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
-    let (noted, blocked) = (Arc::clone(&handled), Arc::clone(&gate));
+    let (noted, shut) = (Arc::clone(&handled), Arc::clone(&gate));
     let app = App::<users::Ord>::new(kit.settings())?
         .ordering(Ordering::Key)
         .max_in_flight(8)
@@ -239,11 +254,11 @@ async fn nothing_past_an_unfinished_record_is_committed_and_the_window_bounds_wh
         .handle(
             topics::Single,
             move |event: Event, _: Context<users::Ord>| {
-                let (noted, blocked) = (Arc::clone(&noted), Arc::clone(&blocked));
+                let (noted, shut) = (Arc::clone(&noted), Arc::clone(&shut));
                 async move {
-                    if event.seq == 0 && event.key == 0 {
-                        // The first record waits for a gate that never opens in this run.
-                        let _ = blocked.acquire().await;
+                    if event.seq == blocked {
+                        // It waits for a gate that never opens in this run.
+                        let _ = shut.acquire().await;
                     }
                     noted.lock().unwrap().push(event.seq);
                     Ok::<(), String>(())
@@ -251,22 +266,18 @@ async fn nothing_past_an_unfinished_record_is_committed_and_the_window_bounds_wh
             },
         );
     let app = kit.run(app)?;
-    // Key 0 first (blocked), then twenty records of other keys.
-    kit.send_record(
-        topics::Single,
-        Record::new(&Event { key: 0, seq: 0 }).key(&0u32),
-    )
-    .await?;
-    for seq in 1..=20u32 {
+    // Twenty-one records of as many keys; record `blocked` waits.
+    for seq in 0..=20u32 {
         kit.send_record(
             topics::Single,
             Record::new(&Event { key: seq, seq }).key(&seq),
         )
         .await?;
     }
-    // The window (8) holds the blocked record and 7 others: those 7 are handled, no more.
+    // The window (8) holds the blocked record and 7 after it: those 7 are handled, no more.
+    let expected: Vec<u32> = (0..blocked).chain(blocked + 1..=blocked + 7).collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while handled.lock().unwrap().len() < 7 {
+    while handled.lock().unwrap().len() < expected.len() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the window's 7 were not handled"
@@ -274,11 +285,7 @@ async fn nothing_past_an_unfinished_record_is_committed_and_the_window_bounds_wh
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        *handled.lock().unwrap(),
-        (1..=7).collect::<Vec<u32>>(),
-        "past a full window"
-    );
+    assert_eq!(*handled.lock().unwrap(), expected, "past a full window");
     // Not settled: the first record is not finished, so nothing is committed.
     let app = app.settle_within(Duration::from_millis(300));
     assert!(
@@ -288,7 +295,8 @@ async fn nothing_past_an_unfinished_record_is_committed_and_the_window_bounds_wh
     // Stopped with it still waiting: abandoned at the deadline, nothing committed past it.
     app.stop().await?;
 
-    // The next run receives every record again: the window's 7 repeat, and no more.
+    // The next run receives every record from the blocked one on: the window's 7 repeat,
+    // and no more.
     let again = Arc::new(Mutex::new(Vec::new()));
     let noted = Arc::clone(&again);
     let app = App::<users::Ord>::new(kit.settings())?.handle(
@@ -301,7 +309,7 @@ async fn nothing_past_an_unfinished_record_is_committed_and_the_window_bounds_wh
     let app = kit.run(app)?;
     app.settle().await?;
     app.stop().await?;
-    assert_eq!(*again.lock().unwrap(), (0..=20).collect::<Vec<u32>>());
+    assert_eq!(*again.lock().unwrap(), (blocked..=20).collect::<Vec<u32>>());
     kit.close().await
 }
 

@@ -68,7 +68,7 @@ where
         return Step::Fail(error);
     };
     // Boxed, as the backoff below: rare paths that would otherwise make every record's
-    // future (allocated per record in a window) larger than the allocator's fast path.
+    // future larger (a window moves each into its box).
     match Box::pin(dead_letter_one(
         &env.producer,
         dead_letter,

@@ -6,13 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::attempt::Step;
+use tokio::sync::mpsc;
+
 use super::ordering::Ordering;
 use super::retry::Retry;
+use super::worker::Runner;
 use crate::Error;
 use crate::access::User;
 use crate::consumer::{Assignment, HeldBatch, HeldRecord, Shared};
-use crate::metrics::{Metrics, TopicMetrics};
+use crate::metrics::Metrics;
 use crate::producer::Producer;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
@@ -22,17 +24,29 @@ use crate::settings::Settings;
 pub(super) type RunBatch<U> = dyn Fn(Arc<Work<U>>) -> BatchFuture + Send + Sync;
 pub(super) type BatchFuture = Pin<Box<dyn Future<Output = Flow> + Send>>;
 
-/// A topic's handler, run over one record of a batch (see [`decide_one`](super::attempt::decide_one)):
-/// what the windows of [`Ordering::Key`] and [`Ordering::Unordered`] run, a boxed future per
-/// record.
-pub(super) type RunOne<U> =
-    dyn Fn(Arc<Work<U>>, usize, Option<Arc<TopicMetrics>>) -> RecordFuture + Send + Sync;
-pub(super) type RecordFuture = Pin<Box<dyn Future<Output = Step> + Send>>;
+/// A topic's handler, run by the window of a partition of [`Ordering::Key`] or
+/// [`Ordering::Unordered`] (see [`window_worker`](super::worker::Runner::window_worker)): one
+/// boxed future per partition's assignment, the window built for the handler's own types.
+pub(super) type RunWindow<U> = dyn Fn(&Runner, WindowInput<U>) -> WindowFuture + Send + Sync;
+pub(super) type WindowFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a window's worker is started with: its batches, where a failure goes, what its
+/// handlers produce with and read, its partition and its ordering.
+pub(super) struct WindowInput<U: User> {
+    pub(super) jobs: mpsc::UnboundedReceiver<Batch<U>>,
+    pub(super) fail: mpsc::UnboundedSender<Error>,
+    pub(super) producer: Producer<U>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) assignment: Arc<Assignment>,
+    pub(super) topic: &'static str,
+    pub(super) ordering: Ordering,
+    pub(super) size: usize,
+}
 
 /// A topic's handler, how often it is tried, and where what fails goes.
 pub(super) struct Route<U: User> {
     pub(super) run: Arc<RunBatch<U>>,
-    pub(super) run_one: Arc<RunOne<U>>,
+    pub(super) run_window: Arc<RunWindow<U>>,
     /// In what order its partitions' records are handled, and how many at once.
     pub(super) ordering: Ordering,
     pub(super) max_in_flight: usize,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::batch::Batch;
+use super::batch::{Batch, WindowInput};
 use super::options::App;
 use super::ordering::Ordering;
 use super::worker::Runner;
@@ -150,13 +150,18 @@ impl<U: User, C: Clone + Send + Sync + 'static> Dispatch<'_, U, C> {
                 Ordering::Partition => self
                     .tasks
                     .spawn(self.runner.worker(jobs, fail, producer, settings)),
-                ordering => self.tasks.spawn(self.runner.window_worker(
-                    jobs,
-                    fail,
-                    producer,
-                    settings,
-                    (Arc::clone(&batch.assignment), batch.topic),
-                    (ordering, route.max_in_flight),
+                ordering => self.tasks.spawn((route.run_window)(
+                    self.runner,
+                    WindowInput {
+                        jobs,
+                        fail,
+                        producer,
+                        settings,
+                        assignment: Arc::clone(&batch.assignment),
+                        topic: batch.topic,
+                        ordering,
+                        size: route.max_in_flight,
+                    },
                 )),
             };
             self.partitions_of.insert(task.id(), key);

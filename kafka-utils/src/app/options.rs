@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::attempt;
-use super::batch::{BatchFuture, RecordFuture, Route, RunBatch, RunOne, Work};
+use super::batch::{BatchFuture, Route, RunBatch, RunWindow, WindowFuture, Work};
 use super::context::Context;
 use super::fail::Failure;
 use super::ordering::{DEFAULT_MAX_IN_FLIGHT, MOST_IN_FLIGHT, Ordering};
 use super::retry::Retry;
-use super::worker;
+use super::worker::{self, Runner};
 use crate::Error;
 use crate::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, User};
 use crate::codec::{Codec, Json};
@@ -22,9 +22,6 @@ use crate::consumer::ConsumerProbe;
 use crate::metrics::Metrics;
 use crate::producer::Producer;
 use crate::settings::Settings;
-
-/// A handler's future, boxed on its own.
-type HandlerFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
 
 /// Runs handlers as user `U`. See the [module docs](super).
 pub struct App<U: User, C = Json> {
@@ -240,18 +237,15 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         let run: Arc<RunBatch<U>> = Arc::new(move |work: Arc<Work<U>>| {
             Box::pin(worker::run_batch(work, batch_caller())) as BatchFuture
         });
-        let run_one: Arc<RunOne<U>> = Arc::new(move |work: Arc<Work<U>>, index, counted| {
-            // The handler's own future boxed apart: a record's future then stays small
-            // enough for the allocator's fast path (one of each per record of a window).
-            let call = caller();
-            let boxed = move |payload: &[u8], ctx: Context<U>| {
-                call(payload, ctx).map(|f| Box::pin(f) as HandlerFuture)
-            };
-            Box::pin(attempt::decide_one(work, index, counted, boxed)) as RecordFuture
+        let run_window: Arc<RunWindow<U>> = Arc::new(move |runner: &Runner, input| {
+            let caller = caller.clone();
+            Box::pin(runner.window_worker(input, move |work, index, counted| {
+                attempt::decide_one(work, index, counted, caller())
+            })) as WindowFuture
         });
         let route = Route {
             run,
-            run_one,
+            run_window,
             ordering: Ordering::Partition,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             spec: T::SPEC,

@@ -5,7 +5,9 @@
 //! done (records of other keys run meanwhile), under `Unordered` at once. The window's
 //! handlers run concurrently on the worker's task. Only the contiguous run of done records at
 //! the window's front leaves it, and the offset of its last is stored: nothing past a record
-//! still running or waiting, and nothing in commit metadata.
+//! still running or waiting, and nothing in commit metadata. A record that comes with nothing
+//! unfinished before it is decided as it comes, and if its handler is through at once it
+//! takes no slot: a window of quick handlers costs little more than the partition's order.
 //!
 //! A partition's records are read from librdkafka only while its worker has room (see
 //! [`Assignment::MAX_IN_FLIGHT`]); the others stay in the partition's own fetch queue, which
@@ -23,18 +25,13 @@ use std::task::{Context, Poll};
 
 use futures::FutureExt as _;
 use futures::stream::{FuturesUnordered, StreamExt as _};
-use tokio::sync::mpsc;
 
 use super::attempt::Step;
-use super::batch::{Batch, RecordFuture, Work};
+use super::batch::{WindowInput, Work};
 use super::ordering::Ordering;
 use super::worker::{Idle, Runner, release, store_offset};
-use crate::Error;
 use crate::access::User;
-use crate::consumer::Assignment;
 use crate::metrics::TopicMetrics;
-use crate::producer::Producer;
-use crate::settings::Settings;
 
 /// One partition's window.
 struct Window<U: User> {
@@ -47,6 +44,9 @@ struct Window<U: User> {
     last_of: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
     /// Batches whose records have not all entered the window, and the index of the next.
     pending: VecDeque<(Arc<Work<U>>, usize)>,
+    /// The offset of the last record decided as it came, with nothing unfinished before it
+    /// (it took no slot), not yet stored.
+    through: Option<i64>,
 }
 
 /// A record in the window.
@@ -80,6 +80,7 @@ impl<U: User> Window<U> {
             slots: VecDeque::with_capacity(size.clamp(1, 1024)),
             last_of: HashMap::default(),
             pending: VecDeque::new(),
+            through: None,
         }
     }
 
@@ -94,8 +95,15 @@ impl<U: User> Window<U> {
     }
 
     /// Lets records enter the window while it has room: the slots to start go to `start`;
-    /// the number of batches all of whose records entered is returned.
-    fn admit(&mut self, start: &mut Vec<u64>) -> usize {
+    /// the number of batches all of whose records entered is returned. A record with no
+    /// unfinished one before it (the window is empty) is decided at once by `at_once` (given
+    /// the record and its slot's number): if that says it is done, it takes no slot, and its
+    /// offset is the window's [`Window::through`]; otherwise it enters, running.
+    fn admit(
+        &mut self,
+        start: &mut Vec<u64>,
+        mut at_once: impl FnMut(&Arc<Work<U>>, usize, u64) -> bool,
+    ) -> usize {
         let mut entered = 0;
         while self.slots.len() < self.size {
             let Some((work, next)) = self.pending.front_mut() else {
@@ -112,22 +120,28 @@ impl<U: User> Window<U> {
             let record = &records[index];
             let n = self.base + self.slots.len() as u64;
             let offset = record.offset();
-            let work = Arc::clone(work);
+            let first = self.slots.is_empty();
+            if first && at_once(work, index, n) {
+                self.through = Some(offset);
+                continue;
+            }
             // Keys are read only where they order: unordered, every record runs at once.
-            let (key, state) = match self.ordering {
-                Ordering::Key => {
-                    let key = key_hash(record.key());
-                    match self.last_of.insert(key, n) {
-                        Some(last) => {
-                            self.slot(last).next = Some(n);
-                            (key, State::Waiting)
-                        }
-                        None => (key, State::Running),
-                    }
-                }
-                Ordering::Unordered | Ordering::Partition => (0, State::Running),
+            let key = match self.ordering {
+                Ordering::Key => key_hash(record.key()),
+                Ordering::Unordered | Ordering::Partition => 0,
             };
-            if state == State::Running {
+            let work = Arc::clone(work);
+            let state = match self.ordering {
+                Ordering::Key => match self.last_of.insert(key, n) {
+                    Some(last) => {
+                        self.slot(last).next = Some(n);
+                        State::Waiting
+                    }
+                    None => State::Running,
+                },
+                Ordering::Unordered | Ordering::Partition => State::Running,
+            };
+            if state == State::Running && !first {
                 start.push(n);
             }
             self.slots.push_back(Slot {
@@ -169,16 +183,9 @@ impl<U: User> Window<U> {
         self.slot(n).state = State::Running;
     }
 
-    /// The handler's future of slot `n`.
-    fn call(&mut self, n: u64, counted: &Option<Arc<TopicMetrics>>) -> RecordFuture {
-        let slot = self.slot(n);
-        let run = &slot.work.batch.route.run_one;
-        run(Arc::clone(&slot.work), slot.index, counted.clone())
-    }
-
     /// The done records at the window's front leave it: the offset of the last, if any did.
     fn advance(&mut self) -> Option<i64> {
-        let mut last = None;
+        let mut last = self.through.take();
         while let Some(front) = self.slots.front()
             && front.state == State::Done
         {
@@ -231,18 +238,50 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Slot `n`'s handler, with its slot's number.
-struct Tagged {
-    n: u64,
-    handled: RecordFuture,
+/// What a window's worker makes a record's decision with (see
+/// [`decide_one`](super::attempt::decide_one)): the handler's own types, not boxed.
+pub(super) trait Make<U: User, F>:
+    Fn(Arc<Work<U>>, usize, Option<Arc<TopicMetrics>>) -> F
+{
 }
 
-impl Future for Tagged {
-    type Output = (u64, Step);
+impl<U: User, F, M: Fn(Arc<Work<U>>, usize, Option<Arc<TopicMetrics>>) -> F> Make<U, F> for M {}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u64, Step)> {
-        let n = self.n;
-        self.handled.as_mut().poll(cx).map(|step| (n, step))
+/// A record's decision in a box the window keeps: empty between records, and filled and
+/// polled in place for the next, so that a window allocates nothing per record once its
+/// boxes exist (at most one per record of the window).
+type Held<F> = Pin<Box<Option<F>>>;
+
+/// Slot `n`'s decision, with its slot's number; it gives its box back when through.
+struct Tagged<F> {
+    n: u64,
+    held: Option<Held<F>>,
+}
+
+impl<F: Future<Output = Step>> Future for Tagged<F> {
+    type Output = (u64, Step, Option<Held<F>>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let step = match this.held.as_mut() {
+            Some(held) => std::task::ready!(poll_held(held, cx)),
+            // Polled again once through (never, in a `FuturesUnordered`).
+            None => Step::Abandoned,
+        };
+        let held = this.held.take().map(|mut held| {
+            held.as_mut().set(None);
+            held
+        });
+        Poll::Ready((this.n, step, held))
+    }
+}
+
+/// Polls the decision in `held`. An empty box has nothing being decided (boxes are filled
+/// before they are polled): abandoned, which lets no offset past it be stored.
+fn poll_held<F: Future<Output = Step>>(held: &mut Held<F>, cx: &mut Context<'_>) -> Poll<Step> {
+    match held.as_mut().as_pin_mut() {
+        Some(decision) => decision.poll(cx),
+        None => Poll::Ready(Step::Abandoned),
     }
 }
 
@@ -253,15 +292,26 @@ impl Runner {
     /// letter is sent to `fail`, and the worker ends (its other handlers abandoned). At a
     /// revoke or the app's stop no record starts; those running finish (the revoke waits
     /// for them within its bound, the stop within its deadline), and the rest is let go.
-    pub(super) fn window_worker<U: User>(
+    pub(super) fn window_worker<U, F, M>(
         &self,
-        mut jobs: mpsc::UnboundedReceiver<Batch<U>>,
-        fail: mpsc::UnboundedSender<Error>,
-        producer: Producer<U>,
-        settings: Arc<Settings>,
-        (assignment, topic): (Arc<Assignment>, &'static str),
-        (ordering, size): (Ordering, usize),
-    ) -> impl Future<Output = ()> + Send + 'static {
+        input: WindowInput<U>,
+        make: M,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        U: User,
+        F: Future<Output = Step> + Send + 'static,
+        M: Make<U, F> + Send + 'static,
+    {
+        let WindowInput {
+            mut jobs,
+            fail,
+            producer,
+            settings,
+            assignment,
+            topic,
+            ordering,
+            size,
+        } = input;
         let semaphore = Arc::clone(&self.semaphore);
         let activity = Arc::clone(&self.activity);
         let env = self.env(producer, settings);
@@ -269,6 +319,8 @@ impl Runner {
             let counted = env.metrics.as_ref().map(|m| m.topic(topic));
             let mut window = Window::<U>::new(ordering, size);
             let mut running = FuturesUnordered::new();
+            // The boxes of decisions through, for the next records.
+            let mut boxes: Vec<Held<F>> = Vec::new();
             let mut start = Vec::new();
             // Handlers through, not yet taken into account.
             let mut decided: Vec<(u64, Step)> = Vec::new();
@@ -318,18 +370,42 @@ impl Runner {
                             continue;
                         }
                     }
-                    for _ in 0..window.admit(&mut start) {
+                    let entered = window.admit(&mut start, |work, index, n| {
+                        match decide_now(
+                            work,
+                            index,
+                            n,
+                            (&counted, &make),
+                            &mut boxes,
+                            &mut running,
+                        ) {
+                            Some(Step::Done) => true,
+                            Some(step) => {
+                                decided.push((n, step));
+                                false
+                            }
+                            None => false,
+                        }
+                    });
+                    for _ in 0..entered {
                         release(&assignment, &env.consumer);
                     }
                     for n in start.drain(..) {
-                        launch(&mut window, n, &counted, &mut running, &mut decided);
+                        launch(
+                            &mut window,
+                            n,
+                            (&counted, &make),
+                            &mut boxes,
+                            (&mut running, &mut decided),
+                        );
                     }
                 }
                 // Every handler that is through by now, in one go.
-                while let Some((n, step)) = decided
-                    .pop()
-                    .or_else(|| running.next().now_or_never().flatten())
-                {
+                while let Some((n, step)) = decided.pop().or_else(|| {
+                    let (n, step, held) = running.next().now_or_never().flatten()?;
+                    boxes.extend(held);
+                    Some((n, step))
+                }) {
                     match step {
                         Step::Done => {
                             if let Some(next) = window.done(n)
@@ -337,7 +413,13 @@ impl Runner {
                                 && !assignment.revoking()
                             {
                                 window.start(next);
-                                launch(&mut window, next, &counted, &mut running, &mut decided);
+                                launch(
+                                    &mut window,
+                                    next,
+                                    (&counted, &make),
+                                    &mut boxes,
+                                    (&mut running, &mut decided),
+                                );
                             }
                         }
                         Step::Abandoned => window.abandoned(n),
@@ -365,7 +447,10 @@ impl Runner {
                 }
                 tokio::select! {
                     biased;
-                    Some(through) = running.next(), if !running.is_empty() => decided.push(through),
+                    Some((n, step, held)) = running.next(), if !running.is_empty() => {
+                        decided.push((n, step));
+                        boxes.extend(held);
+                    }
                     batch = jobs.recv(), if open && !over => {
                         match batch {
                             Some(batch) => window.pending.push_back((
@@ -385,19 +470,50 @@ impl Runner {
     }
 }
 
-/// Starts slot `n`'s handler: polled once here, so that one through at once (no wait in it)
-/// costs no task; otherwise it joins `running`.
-fn launch<U: User>(
+/// Starts slot `n`'s decision (see [`decide_now`]); one through at once goes to `decided`.
+fn launch<U: User, F: Future<Output = Step>>(
     window: &mut Window<U>,
     n: u64,
-    counted: &Option<Arc<TopicMetrics>>,
-    running: &mut FuturesUnordered<Tagged>,
-    decided: &mut Vec<(u64, Step)>,
+    handler: (&Option<Arc<TopicMetrics>>, &impl Make<U, F>),
+    boxes: &mut Vec<Held<F>>,
+    (running, decided): (&mut FuturesUnordered<Tagged<F>>, &mut Vec<(u64, Step)>),
 ) {
-    let mut handled = window.call(n, counted);
-    match (&mut handled).now_or_never() {
-        Some(step) => decided.push((n, step)),
-        None => running.push(Tagged { n, handled }),
+    let slot = window.slot(n);
+    if let Some(step) = decide_now(&slot.work, slot.index, n, handler, boxes, running) {
+        decided.push((n, step));
+    }
+}
+
+/// Starts the decision of record `index` of `work` (slot `n`) in a box of `boxes` (a new
+/// one if none is left) and polls it once there: one through at once (no wait in it) costs
+/// no task and no allocation, and its step is returned; otherwise it joins `running`.
+fn decide_now<U: User, F: Future<Output = Step>>(
+    work: &Arc<Work<U>>,
+    index: usize,
+    n: u64,
+    (counted, make): (&Option<Arc<TopicMetrics>>, &impl Make<U, F>),
+    boxes: &mut Vec<Held<F>>,
+    running: &mut FuturesUnordered<Tagged<F>>,
+) -> Option<Step> {
+    let mut held = boxes.pop().unwrap_or_else(|| Box::pin(None));
+    held.as_mut()
+        .set(Some(make(Arc::clone(work), index, counted.clone())));
+    match poll_held(
+        &mut held,
+        &mut Context::from_waker(futures::task::noop_waker_ref()),
+    ) {
+        Poll::Ready(step) => {
+            held.as_mut().set(None);
+            boxes.push(held);
+            Some(step)
+        }
+        Poll::Pending => {
+            running.push(Tagged {
+                n,
+                held: Some(held),
+            });
+            None
+        }
     }
 }
 
