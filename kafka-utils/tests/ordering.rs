@@ -320,14 +320,27 @@ async fn a_failing_record_holds_back_only_its_own_key() -> Result<(), kafka_util
     let noted = Arc::clone(&finished);
     let app = App::<users::Ord>::new(kit.settings())?
         .ordering(Ordering::Key)
-        .retry(Retry::new(3, Duration::from_millis(100)))
+        .retry(Retry::new(1_000, Duration::from_millis(20)))
         .handle(
             topics::Single,
             move |event: Event, _: Context<users::Ord>| {
                 let noted = Arc::clone(&noted);
                 async move {
                     if event.key == 1 && event.seq == 0 {
-                        return Err(format!("event {event:?} is refused"));
+                        // Retried until the ten other keys are through (however slowly the
+                        // records come), then dead-lettered.
+                        let others = noted
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .filter(|(k, _)| *k != 1)
+                            .count();
+                        let why = format!("event {event:?} is refused");
+                        return Err(if others == 10 {
+                            Fail::permanent(why)
+                        } else {
+                            Fail::transient(why)
+                        });
                     }
                     noted.lock().unwrap().push((event.key, event.seq));
                     Ok(())
@@ -335,8 +348,8 @@ async fn a_failing_record_holds_back_only_its_own_key() -> Result<(), kafka_util
             },
         );
     let app = kit.run(app)?;
-    // Key 1's first (which fails, retried for 300 ms, then dead-lettered) and second, then
-    // ten other keys.
+    // Key 1's first (which fails until the others are through, then is dead-lettered) and
+    // second, then ten other keys.
     for event in [Event { key: 1, seq: 0 }, Event { key: 1, seq: 1 }]
         .into_iter()
         .chain((2..12).map(|key| Event { key, seq: 0 }))
