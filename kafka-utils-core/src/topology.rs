@@ -6,7 +6,7 @@
 //!
 //! | permission | ACLs (principal `User:<name>`, allow, any host) |
 //! | --- | --- |
-//! | [`Permission::Read`] | Topic `READ`, Topic `DESCRIBE` |
+//! | [`Permission::Read`] | Topic `READ`, Topic `DESCRIBE`; and on each of the topic's retry topics (`retry = [...]`, see [`TopicSpec::retry_topics`]) `READ`, `WRITE` and `DESCRIBE`: the consuming app reads them and writes to them |
 //! | [`Permission::Write`] | Topic `WRITE`, Topic `DESCRIBE` |
 //! | [`Permission::AutoCommitOffset`] | Group `READ` and `DESCRIBE` on each declared group of the user (literal), or on the prefix `<user name>` when it declares none |
 
@@ -36,6 +36,25 @@ pub struct TopicSpec {
     pub message_schema: crate::schema::SchemaFn,
     /// Makes the key type's JSON Schema (see [`crate::schema`]).
     pub key_schema: crate::schema::SchemaFn,
+    /// The retry topics derived from `retry = ["10s", "1m"]`, one per delay in the order
+    /// given, each named `<topic>.retry.<delay as written>` (`orders.retry.10s`): a record
+    /// whose handler failed goes to the first, is handled again once its delay passed, then
+    /// goes to the next, and after the last to the dead letter. They are topics of the
+    /// topology ([`Topology::topics`]): created, granted and documented with it.
+    pub retry_topics: &'static [TopicSpec],
+    /// For a retry topic: which topic's records it retries, and after how long.
+    pub retry_of: Option<RetryOf>,
+}
+
+/// What a retry topic retries (see [`TopicSpec::retry_topics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOf {
+    /// The declared topic whose records it retries.
+    pub origin: &'static str,
+    /// Its place among the origin's retry topics: 1 for the first delay.
+    pub step: u32,
+    /// How long after its failure a record in it is handled again, in milliseconds.
+    pub delay_ms: u64,
 }
 
 impl TopicSpec {
@@ -185,9 +204,12 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Every declared topic.
+    /// Every declared topic, each followed by the retry topics derived from it.
     pub fn topics(&self) -> impl Iterator<Item = &'static TopicSpec> + '_ {
-        self.topic_sets.iter().flat_map(|set| set.iter())
+        self.topic_sets
+            .iter()
+            .flat_map(|set| set.iter())
+            .flat_map(|t| std::iter::once(t).chain(t.retry_topics))
     }
 
     /// Every declared user.
@@ -205,10 +227,15 @@ impl Topology {
         self.users().find(|u| u.name == name)
     }
 
-    /// Whether `user` holds `permission` on `topic` (both Kafka names).
+    /// Whether `user` holds `permission` on `topic` (both Kafka names): granted, or on a
+    /// retry topic, `Read` and `Write` implied by `Read` on the topic it retries.
     pub fn allows(&self, user: &str, topic: &str, permission: Permission) -> bool {
         self.grants.iter().any(|g| {
-            g.user.name == user && g.topic.name == topic && g.permissions.contains(&permission)
+            g.user.name == user
+                && ((g.topic.name == topic && g.permissions.contains(&permission))
+                    || (permission != Permission::AutoCommitOffset
+                        && g.permissions.contains(&Permission::Read)
+                        && g.topic.retry_topics.iter().any(|r| r.name == topic)))
         })
     }
 
@@ -237,6 +264,19 @@ impl Topology {
                         for op in [operation, AclOperation::Describe] {
                             let (user, topic) = (grant.user, grant.topic.name);
                             add(user, ResourceType::Topic, topic, PatternType::Literal, op);
+                        }
+                        // Who consumes a topic retries its records through its retry topics.
+                        if *permission == Permission::Read {
+                            for retry in grant.topic.retry_topics {
+                                for op in [
+                                    AclOperation::Read,
+                                    AclOperation::Write,
+                                    AclOperation::Describe,
+                                ] {
+                                    let (user, topic) = (grant.user, retry.name);
+                                    add(user, ResourceType::Topic, topic, PatternType::Literal, op);
+                                }
+                            }
                         }
                     }
                     Permission::AutoCommitOffset => {

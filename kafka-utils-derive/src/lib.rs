@@ -11,6 +11,7 @@ mod ctxt;
 mod enums;
 mod names;
 mod permissions;
+mod retry;
 mod topics;
 mod users;
 

@@ -13,6 +13,7 @@ use crate::config::{self, Literal};
 use crate::ctxt::Ctxt;
 use crate::enums::{self, Common};
 use crate::names;
+use crate::retry;
 
 const EXAMPLE: &str = "`#[topic(name = \"orders\", message = Order)] Orders,`";
 const ATTRIBUTE_KEYS: &[&str] = &[
@@ -23,6 +24,7 @@ const ATTRIBUTE_KEYS: &[&str] = &[
     "replication_factor",
     "config",
     "dead_letter",
+    "retry",
 ];
 
 /// One `#[topic(...)]` variant, as far as it could be read.
@@ -40,6 +42,8 @@ struct Topic<'a> {
     min_insync: Option<(i64, TokenStream)>,
     /// `dead_letter = Variant`: a variant of the same enum.
     dead_letter: Option<syn::Ident>,
+    /// `retry = ["10s", ...]`: the delays of its retry topics.
+    retry: Vec<retry::Delay>,
     doc: String,
 }
 
@@ -66,6 +70,7 @@ fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {
         configs: Vec::new(),
         min_insync: None,
         dead_letter: None,
+        retry: Vec::new(),
         doc: enums::doc_of(&variant.attrs),
     };
     let Some(attr) = enums::variant_attribute(cx, variant, "topic", EXAMPLE) else {
@@ -103,6 +108,7 @@ fn parse_variant<'a>(cx: &mut Ctxt, variant: &'a syn::Variant) -> Topic<'a> {
             }
             "config" => meta.parse_nested_meta(|entry| parse_config(cx, &mut topic, entry))?,
             "dead_letter" => topic.dead_letter = Some(meta.value()?.parse()?),
+            "retry" => topic.retry = retry::parse(cx, &meta)?,
             _ => {
                 let hint = names::did_you_mean(&key, ATTRIBUTE_KEYS.iter().copied())
                     .map(|k| format!("; did you mean `{k}`?"))
@@ -295,29 +301,30 @@ fn parse_unchecked(
     Ok(())
 }
 
-// Topic names are unique, also modulo Kafka's `.`/`_` collision rule.
-// `min.insync.replicas` is at most the replication factor.
+// Topic names, the retry topics' too, are unique, also modulo Kafka's `.`/`_` collision
+// rule. `min.insync.replicas` is at most the replication factor.
 fn check(cx: &mut Ctxt, topics: &[Topic<'_>]) {
-    let mut by_key: HashMap<String, &Topic<'_>> = HashMap::new();
+    let mut by_key: HashMap<String, Owner> = HashMap::new();
     for topic in topics {
         check_dead_letter(cx, topic, topics);
-        let key = names::topic_collision_key(&topic.name);
-        if let Some(first) = by_key.get(&key) {
-            let message = if first.name == topic.name {
-                format!(
-                    "topic `{}` is declared twice: by `{}` and by `{}`",
-                    topic.name, first.variant.ident, topic.variant.ident
-                )
-            } else {
-                format!(
-                    "topic `{}` collides with `{}` of `{}`: Kafka treats `.` and `_` alike in \
-                     topic names and refuses the second",
-                    topic.name, first.name, first.variant.ident
-                )
+        let declared = Owner {
+            name: topic.name.clone(),
+            who: format!("`{}`", topic.variant.ident),
+        };
+        claim(cx, &mut by_key, declared, topic.name_span);
+        for delay in &topic.retry {
+            if let Some(why) = retry::name_error(&topic.name, &topic.variant.ident, delay) {
+                cx.error_at(delay.span, why);
+                continue;
+            }
+            let derived = Owner {
+                name: retry::topic_name(&topic.name, delay),
+                who: format!(
+                    "`{}` (its retry topic after `{}`)",
+                    topic.variant.ident, delay.text
+                ),
             };
-            cx.error_at(topic.name_span, message);
-        } else {
-            by_key.insert(key, topic);
+            claim(cx, &mut by_key, derived, delay.span);
         }
         if let (Some((min_insync, tokens)), Some((replication, _))) =
             (&topic.min_insync, topic.replication_factor)
@@ -334,6 +341,34 @@ fn check(cx: &mut Ctxt, topics: &[Topic<'_>]) {
             );
         }
     }
+}
+
+/// A topic name, and who has it (a variant, or a variant's retry topic).
+struct Owner {
+    name: String,
+    who: String,
+}
+
+/// Takes `owner`'s name, written at `span`; an error there if it is taken.
+fn claim(cx: &mut Ctxt, by_key: &mut HashMap<String, Owner>, owner: Owner, span: Span) {
+    let key = names::topic_collision_key(&owner.name);
+    let Some(first) = by_key.get(&key) else {
+        by_key.insert(key, owner);
+        return;
+    };
+    let message = if first.name == owner.name {
+        format!(
+            "topic `{}` is declared twice: by {} and by {}",
+            owner.name, first.who, owner.who
+        )
+    } else {
+        format!(
+            "topic `{}` collides with `{}` of {}: Kafka treats `.` and `_` alike in \
+             topic names and refuses the second",
+            owner.name, first.name, first.who
+        )
+    };
+    cx.error_at(span, message);
 }
 
 /// `dead_letter = X`: `X` is another variant of this enum.
@@ -403,6 +438,28 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
             Some(d) => quote!(#module::#d),
             None => quote!(::kafka_utils::access::NoDeadLetter),
         };
+        let message_schema =
+            quote!(::kafka_utils::schema::SchemaFn(#module::#variant::__message_schema));
+        let key_schema = quote!(::kafka_utils::schema::SchemaFn(#module::#variant::__key_schema));
+        let min_insync = topic
+            .configs
+            .iter()
+            .find(|(k, _, _)| k == "min.insync.replicas")
+            .map(|(_, v, _)| v.as_str());
+        let retry_specs = retry::specs(
+            &retry::Origin {
+                name,
+                partitions: &partitions,
+                replication: &replication,
+                min_insync,
+                message_type: &message_text,
+                key_type: &key_text,
+                dead_letter: &dead_letter_name,
+                message_schema: &message_schema,
+                key_schema: &key_schema,
+            },
+            &topic.retry,
+        );
         specs.push(quote! {
             ::kafka_utils::topology::TopicSpec {
                 name: #name,
@@ -413,8 +470,10 @@ fn generate(shape: &enums::EnumShape<'_>, topics: &[Topic<'_>]) -> TokenStream {
                 key_type: #key_text,
                 doc: #doc,
                 dead_letter: #dead_letter_name,
-                message_schema: ::kafka_utils::schema::SchemaFn(#module::#variant::__message_schema),
-                key_schema: ::kafka_utils::schema::SchemaFn(#module::#variant::__key_schema),
+                message_schema: #message_schema,
+                key_schema: #key_schema,
+                retry_topics: &[#(#retry_specs),*],
+                retry_of: ::core::option::Option::None,
             }
         });
         impls.push(quote! {

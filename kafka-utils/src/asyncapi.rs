@@ -206,6 +206,21 @@ fn channel(topic: &TopicSpec) -> Value {
     if let Some(dead_letter) = topic.dead_letter {
         channel["x-kafka-utils-dead-letter"] = json!({"$ref": format!("#/channels/{dead_letter}")});
     }
+    if !topic.retry_topics.is_empty() {
+        let retries: Vec<Value> = topic
+            .retry_topics
+            .iter()
+            .map(|r| json!({"$ref": format!("#/channels/{}", r.name)}))
+            .collect();
+        channel["x-kafka-utils-retry-topics"] = Value::Array(retries);
+    }
+    if let Some(of) = topic.retry_of {
+        channel["x-kafka-utils-retry-of"] = json!({
+            "channel": {"$ref": format!("#/channels/{}", of.origin)},
+            "step": of.step,
+            "delayMs": of.delay_ms,
+        });
+    }
     channel
 }
 
@@ -290,6 +305,22 @@ fn operations(topology: &Topology) -> Value {
                 }});
             }
             operations.insert(format!("{}.{action}.{}", user.name, topic.name), operation);
+        }
+        // Who receives a topic sends its failed records to its retry topics and receives
+        // them back.
+        if grant.permissions.contains(&Permission::Read) {
+            for retry in topic.retry_topics {
+                for action in ["send", "receive"] {
+                    let operation = json!({
+                        "action": action,
+                        "channel": {"$ref": format!("#/channels/{}", retry.name)},
+                        "messages": [{"$ref": format!("#/channels/{}/messages/{}", retry.name, retry.name)}],
+                        "summary": format!("{} {action}s {} (retries of {})", user.name, retry.name, topic.name),
+                        "x-kafka-utils-user": user.name,
+                    });
+                    operations.insert(format!("{}.{action}.{}", user.name, retry.name), operation);
+                }
+            }
         }
     }
     Value::Object(operations)

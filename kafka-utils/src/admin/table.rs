@@ -30,14 +30,28 @@ impl fmt::Display for TopologyTable {
         let or_default = |v: Option<String>| v.unwrap_or_else(|| "default".into());
         writeln!(
             f,
-            "| topic | partitions | replication | configs | message | key |"
+            "| topic | partitions | replication | configs | message | key | retry |"
         )?;
-        writeln!(f, "| --- | ---: | ---: | --- | --- | --- |")?;
+        writeln!(f, "| --- | ---: | ---: | --- | --- | --- | --- |")?;
         for t in self.0.topics() {
             let configs: Vec<String> = t.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let retry = match (t.retry_of, t.retry_topics) {
+                (Some(of), _) => format!(
+                    "retries `{}` after {} (step {})",
+                    of.origin,
+                    delay_text(of.delay_ms),
+                    of.step
+                ),
+                (None, []) => "-".to_string(),
+                (None, topics) => {
+                    let names: Vec<String> =
+                        topics.iter().map(|r| format!("`{}`", r.name)).collect();
+                    format!("through {}", names.join(", "))
+                }
+            };
             writeln!(
                 f,
-                "| `{}` | {} | {} | {} | `{}` | {} |",
+                "| `{}` | {} | {} | {} | `{}` | {} | {retry} |",
                 t.name,
                 or_default(t.partitions.map(|p| p.to_string())),
                 or_default(t.replication_factor.map(|r| r.to_string())),
@@ -64,6 +78,23 @@ impl fmt::Display for TopologyTable {
     }
 }
 
+/// A delay in milliseconds in its largest whole unit: `10s`, `1m`, `1500ms`.
+pub(crate) fn delay_text(ms: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    UNITS
+        .iter()
+        .find(|(unit, _)| ms >= *unit && ms.is_multiple_of(*unit))
+        .map_or_else(
+            || format!("{ms}ms"),
+            |(unit, name)| format!("{}{name}", ms / unit),
+        )
+}
+
 #[derive(Debug, Serialize)]
 pub(crate) struct TopicView {
     name: &'static str,
@@ -72,6 +103,17 @@ pub(crate) struct TopicView {
     configs: &'static [(&'static str, &'static str)],
     message_type: &'static str,
     key_type: Option<&'static str>,
+    /// The names of its retry topics, in order.
+    retry_topics: Vec<&'static str>,
+    /// For a retry topic: what it retries, and after how long.
+    retry_of: Option<RetryOfView>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RetryOfView {
+    origin: &'static str,
+    step: u32,
+    delay_ms: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,6 +141,12 @@ pub(crate) fn topology_view(topology: &'static Topology) -> TopologyView {
                 configs: t.configs,
                 message_type: t.message_type,
                 key_type: t.key_type,
+                retry_topics: t.retry_topics.iter().map(|r| r.name).collect(),
+                retry_of: t.retry_of.map(|of| RetryOfView {
+                    origin: of.origin,
+                    step: of.step,
+                    delay_ms: of.delay_ms,
+                }),
             })
             .collect(),
         users: topology

@@ -1,0 +1,9 @@
+use kafka_utils::prelude::*;
+
+#[derive(KafkaTopics)]
+pub enum Topics {
+    #[topic(name = "orders", message = u64, retry = ["10s", "1.5m", "10sec"])]
+    Orders,
+}
+
+fn main() {}
