@@ -181,6 +181,7 @@ mod fail;
 mod options;
 mod ordering;
 mod retry;
+mod retry_topics;
 mod run;
 mod window;
 mod worker;

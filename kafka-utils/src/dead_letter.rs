@@ -134,14 +134,7 @@ impl DeadLetterInfo {
     /// assert_eq!(DeadLetterInfo::from_headers(&headers), Some(info));
     /// ```
     pub fn from_headers(headers: &[(String, Option<Vec<u8>>)]) -> Option<Self> {
-        let get = |name: &str| -> Option<&str> {
-            headers
-                .iter()
-                .rev()
-                .find(|(k, _)| k.strip_prefix(HEADER_PREFIX) == Some(name))
-                .and_then(|(_, v)| v.as_deref())
-                .and_then(|v| std::str::from_utf8(v).ok())
-        };
+        let get = |name: &str| last_header(headers, HEADER_PREFIX, name);
         Some(DeadLetterInfo {
             topic: get("topic")?.to_string(),
             partition: get("partition")?.parse().ok()?,
@@ -189,16 +182,38 @@ pub(crate) async fn write<U: crate::access::User>(
     headers: &[(String, Option<Vec<u8>>)],
     info: &DeadLetterInfo,
 ) -> Result<(), crate::Error> {
-    let added = info.headers();
-    let headers: Vec<(&str, Option<&[u8]>)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_deref()))
+    let own = headers.iter().map(|(k, v)| (k.as_str(), v.as_deref()));
+    send_with(producer, dead_letter, (key, payload), own, &info.headers()).await
+}
+
+/// Sends `key` and `payload` to `topic` with the `own` headers, then `added`, and waits for
+/// the broker's acknowledgement: a dead letter, or a record to a retry topic.
+pub(crate) async fn send_with<'a, U: crate::access::User>(
+    producer: &crate::producer::Producer<U>,
+    topic: &'static str,
+    (key, payload): (Option<&[u8]>, Option<&[u8]>),
+    own: impl Iterator<Item = (&'a str, Option<&'a [u8]>)>,
+    added: &'a [(&'static str, String)],
+) -> Result<(), crate::Error> {
+    let headers: Vec<(&str, Option<&[u8]>)> = own
         .chain(added.iter().map(|(k, v)| (*k, Some(v.as_bytes()))))
         .collect();
-    let delivery = producer
-        .send_raw(dead_letter, key, payload, &headers)
-        .await?;
+    let delivery = producer.send_raw(topic, key, payload, &headers).await?;
     delivery.await.map(|_| ())
+}
+
+/// The text of the last header named `prefix` + `name` in `headers`.
+pub(crate) fn last_header<'a>(
+    headers: &'a [(String, Option<Vec<u8>>)],
+    prefix: &str,
+    name: &str,
+) -> Option<&'a str> {
+    headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k.strip_prefix(prefix) == Some(name))
+        .and_then(|(_, v)| v.as_deref())
+        .and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// Milliseconds since the epoch, now.

@@ -96,6 +96,7 @@ pub mod probe {
 }
 pub mod producer;
 mod refusal;
+pub mod retry_topic;
 pub mod schema;
 pub mod scram;
 pub mod settings;

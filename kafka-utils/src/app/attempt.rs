@@ -15,6 +15,7 @@ use super::batch::{Job, Work};
 use super::context::Context;
 use super::fail::Failure;
 use super::retry::Retry;
+use super::retry_topics;
 use crate::Error;
 use crate::access::User;
 use crate::consumer::find_header;
@@ -53,6 +54,15 @@ where
     C: Fn(&[u8], Context<U>) -> Result<Fut, Error>,
     Fut: Future<Output = Result<(), Failure>>,
 {
+    // A record of a retry topic waits until it is due (boxed, as the rare paths below).
+    if work.batch.route.retry_of.is_some() {
+        let due = retry_topics::due(&work.batch.job(index));
+        let env = &*work.env;
+        let over = || env.stopping.load(Ordering::Acquire) || work.batch.assignment.revoking();
+        if !Box::pin(retry_topics::hold_until(due, over)).await {
+            return Step::Abandoned;
+        }
+    }
     let (reason, error, attempts) = match attempt(work, index, retry, call, counted).await {
         Outcome::Handled => return Step::Done,
         Outcome::Abandoned => return Step::Abandoned,
@@ -63,6 +73,22 @@ where
         } => (reason, error, attempts),
     };
     let (job, env) = (work.batch.job(index), &*work.env);
+    // What may pass later goes to the next retry topic, if one is left.
+    if matches!(reason, Reason::Handler | Reason::Panic)
+        && let Some(next) = retry_topics::next(job.route)
+    {
+        let sent = Box::pin(retry_topics::send(
+            &env.producer,
+            next,
+            &job,
+            &error,
+            attempts,
+        ));
+        return match sent.await {
+            Ok(()) => Step::Done,
+            Err(error) => Step::Fail(error),
+        };
+    }
     let Some(dead_letter) = job.route.dead_letter else {
         tracing::error!(%error, "record failed and its topic has no dead letter; stopping");
         return Step::Fail(error);
@@ -131,15 +157,18 @@ async fn dead_letter_one<U: User>(
     error: Error,
     attempts: u32,
 ) -> Result<(), Error> {
+    // A record of a retry topic is dead-lettered as from where it first came, with every
+    // attempt made on it.
+    let (topic, partition, offset, before) = retry_topics::origin(job);
     let info = DeadLetterInfo {
-        topic: job.topic.to_string(),
-        partition: job.partition,
-        offset: job.offset,
+        topic,
+        partition,
+        offset,
         timestamp: job.timestamp(),
         group: group.to_string(),
         reason,
         error: error.to_string(),
-        attempts,
+        attempts: before.saturating_add(attempts),
         time: now_ms(),
     };
     match write_dead_letter(producer, dead_letter, job, &info).await {

@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::producer::Producer;
 use crate::schema::MessageValidator;
 use crate::settings::Settings;
+use crate::topology::{RetryOf, TopicSpec};
 
 /// A topic's handler, run over a batch of its records: one boxed future per batch, and the
 /// handler's own futures awaited in it as they are (see [`run_batch`]).
@@ -55,6 +56,11 @@ pub(super) struct Route<U: User> {
     pub(super) validator: Option<Arc<MessageValidator>>,
     pub(super) retry: Option<Retry>,
     pub(super) dead_letter: Option<&'static str>,
+    /// The retry topics of the route's declared topic, in order (none: retried in place
+    /// only; see [`crate::retry_topic`]).
+    pub(super) retry_topics: &'static [TopicSpec],
+    /// For the route of a retry topic: its place among them.
+    pub(super) retry_of: Option<RetryOf>,
 }
 
 /// Records of one partition on their way to its worker, shared with the [`Context`]s of

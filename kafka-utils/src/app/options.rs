@@ -22,6 +22,7 @@ use crate::consumer::ConsumerProbe;
 use crate::metrics::Metrics;
 use crate::producer::Producer;
 use crate::settings::Settings;
+use crate::topology::TopicSpec;
 
 /// Runs handlers as user `U`. See the [module docs](super).
 pub struct App<U: User, C = Json> {
@@ -148,13 +149,16 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
     }
 
     /// How often failing handlers are tried (see [`Retry`]); [`App::retry_topic`] sets it
-    /// for one topic.
+    /// for one topic. A topic with retry topics (see [`crate::retry_topic`]) is tried once in
+    /// place unless [`App::retry_topic`] says otherwise: its retry topics wait instead.
     pub fn retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self
     }
 
-    /// How often the handler of topic `T` is tried, before or after its [`App::handle`].
+    /// How often the handler of topic `T` is tried, before or after its [`App::handle`]; with
+    /// retry topics, how often in place before a record goes to the next of them (and on
+    /// each of them).
     pub fn retry_topic<T: ReadableBy<U>>(mut self, _topic: T, retry: Retry) -> Self {
         self.retry_of.insert(<T as Topic>::NAME, retry);
         self
@@ -174,10 +178,15 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             let Some(route) = Arc::get_mut(route) else {
                 continue;
             };
-            if let Some(retry) = self.retry_of.get(topic) {
+            // A retry topic's route is chosen for as its declared topic is.
+            let declared = route.retry_of.map_or(*topic, |of| of.origin);
+            if let Some(retry) = self.retry_of.get(declared) {
                 route.retry = Some(*retry);
+            } else if !route.retry_topics.is_empty() {
+                // With retry topics, one attempt in place: the retry topics wait instead.
+                route.retry = Some(Retry::new(1, Duration::ZERO));
             }
-            route.ordering = *self.ordering_of.get(topic).unwrap_or(&self.ordering);
+            route.ordering = *self.ordering_of.get(declared).unwrap_or(&self.ordering);
             route.max_in_flight = self.max_in_flight;
             if self.validate {
                 route.validator =
@@ -243,17 +252,24 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 attempt::decide_one(work, index, counted, caller())
             })) as WindowFuture
         });
-        let route = Route {
-            run,
-            run_window,
+        // The topic's route, and its retry topics' (the same handler).
+        let route = |spec: &'static TopicSpec| Route {
+            run: Arc::clone(&run),
+            run_window: Arc::clone(&run_window),
             ordering: Ordering::Partition,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            spec: T::SPEC,
+            spec,
             validator: None,
             retry: None,
             dead_letter: <T::DeadLetter as DeadLetterFor<U>>::TOPIC,
+            retry_topics: T::SPEC.retry_topics,
+            retry_of: spec.retry_of,
         };
-        self.routes.insert(<T as Topic>::NAME, Arc::new(route));
+        for retry in T::SPEC.retry_topics {
+            self.routes.insert(retry.name, Arc::new(route(retry)));
+        }
+        self.routes
+            .insert(<T as Topic>::NAME, Arc::new(route(T::SPEC)));
         self
     }
 }

@@ -29,6 +29,7 @@ use futures::stream::{FuturesUnordered, StreamExt as _};
 use super::attempt::Step;
 use super::batch::{WindowInput, Work};
 use super::ordering::Ordering;
+use super::retry_topics;
 use super::worker::{Idle, Runner, release, store_offset};
 use crate::access::User;
 use crate::metrics::TopicMetrics;
@@ -82,6 +83,14 @@ impl<U: User> Window<U> {
             pending: VecDeque::new(),
             through: None,
         }
+    }
+
+    /// When the next record to enter is due, if it is one of a retry topic.
+    fn next_due(&self) -> Option<i64> {
+        let (work, next) = self.pending.front()?;
+        work.batch.route.retry_of?;
+        (*next < work.batch.records.records().len())
+            .then(|| retry_topics::due(&work.batch.job(*next)))
     }
 
     /// Nothing in the window and nothing to enter it.
@@ -352,6 +361,16 @@ impl Runner {
                 }
                 if !over && !window.pending.is_empty() {
                     if busy.is_none() {
+                        // The window of a retry topic, with nothing in it, waits without a
+                        // permit until its next record is due.
+                        let ended = || env.stopping.load(Atomic::Acquire) || assignment.revoking();
+                        if running.is_empty()
+                            && window.slots.is_empty()
+                            && let Some(due) = window.next_due()
+                            && !retry_topics::hold_until(due, ended).await
+                        {
+                            continue;
+                        }
                         let Ok(permit) = semaphore.acquire().await else {
                             return;
                         };

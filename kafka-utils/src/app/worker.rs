@@ -16,6 +16,7 @@ use super::batch::{Batch, Env, Flow, Work};
 use super::context::Context;
 use super::fail::Failure;
 use super::retry::Retry;
+use super::retry_topics;
 use crate::Error;
 use crate::access::User;
 use crate::consumer::{Assignment, Revocation, Shared};
@@ -176,6 +177,19 @@ impl Runner {
 async fn handle<U: User>(batch: Batch<U>, env: &Arc<Env<U>>, semaphore: &Semaphore) -> Flow {
     if env.stopping.load(Ordering::Acquire) {
         return Flow::Stop;
+    }
+    // A batch of a retry topic is held, without a permit, until its first record is due:
+    // the partition is not read meanwhile (its records stay in librdkafka's queue).
+    if batch.route.retry_of.is_some() && !batch.records.records().is_empty() {
+        let due = retry_topics::due(&batch.job(0));
+        let over = || env.stopping.load(Ordering::Acquire) || batch.assignment.revoking();
+        if !retry_topics::hold_until(due, over).await {
+            return if env.stopping.load(Ordering::Acquire) {
+                Flow::Stop
+            } else {
+                Flow::Next
+            };
+        }
     }
     // A worker runs one handler at a time: one permit covers its whole batch.
     let Ok(_permit) = semaphore.acquire().await else {
