@@ -137,10 +137,10 @@ lanes=(real faults mock docs rest)
 for lane in "${lanes[@]}"; do
   lane_log[$lane]=$(mktemp "${TMPDIR:-/tmp}/kafka-utils-$lane.XXXXXX")
 done
-# The test kit's own tests, the orderings' (written with the kit) and the examples' handler
-# tests run twice: on the embedded cluster (the mock lane, KAFKA_BOOTSTRAP_SERVERS unset) and
+# The test kit's own tests, the orderings', the retry topics' and the dead-letter command line's
+# (written with the kit) and the examples' handler tests run twice: on the embedded cluster (the mock lane, KAFKA_BOOTSTRAP_SERVERS unset) and
 # on the test broker (the real lane).
-kit_tests() { test_binaries | awk '{ e = $2; sub(/.*\//, "", e); sub(/-[0-9a-f]+$/, "", e) } e == "testkit" || e == "ordering" || e == "handlers"'; }
+kit_tests() { test_binaries | awk '{ e = $2; sub(/.*\//, "", e); sub(/-[0-9a-f]+$/, "", e) } e == "testkit" || e == "ordering" || e == "handlers" || e == "retrying" || e == "dlq_cli"'; }
 { test_binaries | in_package tests | not_named faults; kit_tests; } | run_lane 1 >"${lane_log[real]}" 2>&1 &
 lane_pid[real]=$!
 test_binaries | in_package tests | named faults | run_lane 1 >"${lane_log[faults]}" 2>&1 &

@@ -78,6 +78,7 @@ mod probe;
 mod raw;
 mod receive;
 mod received;
+pub(crate) mod to_end;
 mod typed;
 
 pub use crate::sys::owned_headers;

@@ -17,6 +17,10 @@
 //! asyncapi [--yaml] [--title T] [--api-version V]   the AsyncAPI 3.0 document
 //! schema   [TOPIC]                           the JSON Schema of messages and keys
 //! completions SHELL                          a completion script (bash, zsh, fish, ...)
+//! dlq list TOPIC [--reason R] [--since TIME] [--json]    the dead letters of TOPIC
+//! dlq show TOPIC OFFSET [--partition P] [--json]         one, whole
+//! dlq replay TOPIC [--reason R] [--limit N] [--dry-run] [--json]
+//!                                            back to the topic each came from
 //! ```
 //!
 //! The command line is parsed by [clap](https://docs.rs/clap): `--help` (and `help
@@ -33,6 +37,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+pub use super::cli_dlq::DlqCommand;
 use super::{ApplyOptions, KafkaAdmin, Plan};
 use crate::Error;
 use crate::settings::Settings;
@@ -62,6 +67,8 @@ pub struct Command {
     /// The help asked for (help): of the program, or of one command (`help apply`,
     /// `apply --help`).
     pub help: Option<String>,
+    /// What `dlq` does.
+    pub dlq: Option<DlqCommand>,
 }
 
 /// The subcommand.
@@ -79,6 +86,8 @@ pub enum Action {
     Schema,
     /// `completions`
     Completions,
+    /// `dlq list`, `dlq show`, `dlq replay`
+    Dlq,
     /// `help`, `--help`, `-h`
     Help,
 }
@@ -152,6 +161,11 @@ enum Sub {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Dead letters: list them, show one, replay them to the topic they came from.
+    Dlq {
+        #[command(subcommand)]
+        command: super::cli_dlq::DlqSub,
     },
 }
 
@@ -266,6 +280,15 @@ impl Command {
                 shell: Some(shell),
                 ..Command::of(Action::Completions)
             },
+            Sub::Dlq { command } => {
+                let (dlq, json, dry_run) = command.asked();
+                Command {
+                    dlq: Some(dlq),
+                    json,
+                    dry_run,
+                    ..Command::of(Action::Dlq)
+                }
+            }
         })
     }
 
@@ -282,6 +305,7 @@ impl Command {
             topic: None,
             shell: None,
             help: None,
+            dlq: None,
         }
     }
 }
@@ -387,6 +411,18 @@ pub async fn run(
         }
         Action::Schema => {
             print_json(out, &schemas(topology, command.topic.as_deref())?)?;
+            Ok(Outcome::Clean)
+        }
+        Action::Dlq => {
+            let Some(dlq) = &command.dlq else {
+                return Err(super::dlq::usage(
+                    "`dlq` needs a command: list, show or replay".into(),
+                ));
+            };
+            let text = dlq
+                .run(topology, settings, command.json, command.dry_run)
+                .await?;
+            print(out, text)?;
             Ok(Outcome::Clean)
         }
         Action::Plan | Action::Apply => {

@@ -37,7 +37,10 @@
 //! ```
 
 pub mod cli;
+mod cli_dlq;
+mod dlq;
 mod plan;
+mod replay;
 mod table;
 
 use std::collections::BTreeMap;
@@ -52,6 +55,7 @@ use serde::Serialize;
 pub use self::plan::{
     ConfigDrift, Live, LiveTopic, PartitionIncrease, Plan, TopicCreation, Unfixable,
 };
+pub use self::replay::{MOST_REPLAYS, REPLAY_HEADER};
 pub use self::table::TopologyTable;
 pub(crate) use self::table::topology_view;
 use crate::Error;

@@ -2,16 +2,16 @@
 //! order, typed; a dead-letter topic's records with where they came from and why.
 
 use std::fmt::Debug;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::consumer::Consumer as _;
 use rdkafka::message::{Message as _, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::Error;
 use crate::codec::{Codec, CodecError, KafkaKey};
 use crate::consumer::Received;
 use crate::consumer::decode;
+use crate::consumer::to_end::read_to_end;
 use crate::dead_letter::DeadLetterInfo;
 use crate::settings::Settings;
 use crate::sys::owned_headers;
@@ -28,73 +28,23 @@ pub(super) fn read_all(settings: &Settings, topic: &str) -> Result<Vec<OwnedMess
     let name = settings.cluster_name(topic).into_owned();
     let reader = observer(settings, "kafka-utils-test-kit-reader", "reader")?;
     let partitions = partitions(&reader, topic, &name, READ_TIMEOUT)?;
-    let mut ends = Vec::new();
-    let mut list = TopicPartitionList::new();
+    let mut ranges = Vec::new();
     for partition in 0..partitions {
         let (low, high) = reader
             .fetch_watermarks(&name, partition, READ_TIMEOUT)
             .map_err(|e| Error::kafka(format!("reading the end of `{topic}`/{partition}"), e))?;
-        if high > low {
-            ends.push((partition, high));
-            list.add_partition_offset(&name, partition, Offset::Offset(low))
-                .map_err(|e| Error::kafka(format!("reading `{topic}`/{partition}"), e))?;
-        }
+        ranges.push((partition, low, high));
     }
-    let mut read: Vec<OwnedMessage> = Vec::new();
-    if ends.is_empty() {
-        return Ok(read);
-    }
-    reader
-        .assign(&list)
-        .map_err(|e| Error::kafka(format!("reading topic `{topic}`"), e))?;
-    let deadline = Instant::now() + READ_TIMEOUT;
-    let mut next: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, 0)).collect();
-    let done = |next: &[(i32, i64)]| {
-        next.iter()
-            .zip(&ends)
-            .all(|((_, offset), (_, high))| offset >= high)
-    };
-    let mut last_error = None;
-    while !done(&next) {
-        if Instant::now() >= deadline {
-            let why = last_error.map_or(String::new(), |e| format!(" (last error: {e})"));
-            return Err(Error::Runtime(format!(
-                "the test kit read {} record(s) of topic `{topic}` in {READ_TIMEOUT:?}, and not \
-                 up to its end{why}",
-                read.len()
-            )));
-        }
-        match reader.poll(Duration::from_millis(20)) {
-            // Nothing more came: where the reader stands (past records a consumer never
-            // gets, such as a transaction's markers).
-            None => {
-                if let Ok(positions) = reader.position() {
-                    for (partition, at) in &mut next {
-                        if let Some(Offset::Offset(position)) = positions
-                            .find_partition(&name, *partition)
-                            .map(|e| e.offset())
-                        {
-                            *at = (*at).max(position);
-                        }
-                    }
-                }
-            }
-            // librdkafka's errors here are passing ones (a connection that dropped, all
-            // brokers down while it reconnects): it goes on fetching; the deadline bounds it.
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, topic, "the test kit's reader goes on after an error");
-                last_error = Some(e);
-            }
-            Some(Ok(message)) => {
-                if let Some((_, at)) = next.iter_mut().find(|(p, _)| *p == message.partition()) {
-                    *at = message.offset() + 1;
-                }
-                read.push(message.detach());
-            }
-        }
-    }
-    read.sort_by_key(|m| (m.partition(), m.offset()));
-    Ok(read)
+    read_to_end(&reader, &name, &ranges, READ_TIMEOUT).map_err(|short| {
+        let why = short
+            .last_error
+            .map_or(String::new(), |e| format!(" (last error: {e})"));
+        Error::Runtime(format!(
+            "the test kit read {} record(s) of topic `{topic}` in {READ_TIMEOUT:?}, and not \
+             up to its end{why}",
+            short.read
+        ))
+    })
 }
 
 /// The records of one topic, in each partition's order (partition by partition), with the
