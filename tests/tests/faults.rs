@@ -617,13 +617,17 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
         .filter(|h| first_set.contains(&(h.2, h.3)))
         .filter(|h| committed[h.2 as usize].is_some_and(|c| h.3 < c))
         .count();
+    // The repeats after the commit, split: those inside the partition's finished prefix at the
+    // kill (stored, or about to be, and not yet committed: the commit interval's) and those
+    // past its first unfinished record (never stored: what a window lets finish ahead).
+    let (lagged, ahead) = split_repeats(&first_set, &second, &committed);
     // Each key's records handled the first time in order (a key is `Msg::producer`).
     let key_order = faults::key_order_violations(&seen);
     report(
         &format!("app killed, ordering {ordering}"),
         counts,
         &format!(
-            "{} produced; {} handled before the kill, {} after; committed at the kill {committed:?}; {early_repeats} repeated before the commit; {key_order} handled out of their key's order",
+            "{} produced; {} handled before the kill, {} after; committed at the kill {committed:?}; {early_repeats} repeated before the commit; of the repeats after it, {lagged} inside the finished prefix (not yet committed) and {ahead} past an unfinished record (per partition at most the window); {key_order} handled out of their key's order",
             acked.len(),
             first.len(),
             second.len()
@@ -637,6 +641,33 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
     if keyed {
         assert_eq!(key_order, 0, "records handled out of their key's order");
     }
+}
+
+/// The repeats (records of `second` also handled before the kill, `first`) at or after their
+/// partition's commit, counted in two: inside the partition's contiguous run of records
+/// handled before the kill from the commit on, and past its first record not handled then.
+fn split_repeats(
+    first: &BTreeSet<(i32, i64)>,
+    second: &[(u32, u64, i32, i64)],
+    committed: &[Option<i64>],
+) -> (usize, usize) {
+    let prefix_end = |partition: i32| {
+        let mut offset = committed[partition as usize].unwrap_or(0);
+        while first.contains(&(partition, offset)) {
+            offset += 1;
+        }
+        offset
+    };
+    let ends: Vec<i64> = (0..committed.len() as i32).map(prefix_end).collect();
+    let repeats = second.iter().filter(|h| first.contains(&(h.2, h.3)));
+    let repeats = repeats.filter(|h| committed[h.2 as usize].is_none_or(|c| h.3 >= c));
+    repeats.fold((0, 0), |(lagged, ahead), h| {
+        if h.3 < ends[h.2 as usize] {
+            (lagged + 1, ahead)
+        } else {
+            (lagged, ahead + 1)
+        }
+    })
 }
 
 /// (producer, seq, partition, offset) as the child printed them, until `stop_after` lines
