@@ -231,13 +231,8 @@ fn fate(topology: &Topology, letter: &Letter, reason: Option<&str>) -> Fate {
 
 /// How often `letter` was replayed before (its replay count header, the last one).
 fn replays(letter: &Letter) -> u32 {
-    letter
-        .headers
-        .iter()
-        .rev()
-        .find(|(k, _)| k == REPLAY_HEADER)
-        .and_then(|(_, v)| v.as_deref())
-        .and_then(|v| std::str::from_utf8(v).ok())
+    // The whole name as the prefix, nothing after it.
+    dead_letter::last_header(&letter.headers, REPLAY_HEADER, "")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }

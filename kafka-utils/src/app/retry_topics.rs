@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::batch::{Job, Route};
 use crate::Error;
 use crate::access::User;
-use crate::dead_letter::now_ms;
+use crate::dead_letter::{last_header, now_ms};
 use crate::producer::Producer;
 use crate::retry_topic::{self, RetryInfo};
 use crate::topology::TopicSpec;
@@ -44,14 +44,16 @@ pub(super) fn origin<U: User>(job: &Job<'_, U>) -> (String, i32, i64, u32) {
     }
 }
 
-/// When a record of a retry topic is due: as its headers say, or else its timestamp plus the
-/// topic's delay; a record of a declared topic is due at once.
+/// When a record of a retry topic is due: as its `due` header says, or else its timestamp
+/// plus the topic's delay; a record of a declared topic is due at once.
 pub(super) fn due<U: User>(job: &Job<'_, U>) -> i64 {
     let Some(of) = job.route.retry_of else {
         return 0;
     };
-    match info_of(job) {
-        Some(info) => info.due,
+    // Only the `due` header is read: this runs for every record of a retry topic.
+    let headers = job.record.headers();
+    match last_header(headers, retry_topic::HEADER_PREFIX, "due").and_then(|d| d.parse().ok()) {
+        Some(due) => due,
         None => job
             .timestamp()
             .unwrap_or(0)
