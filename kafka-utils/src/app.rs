@@ -58,8 +58,15 @@
 //!   or waiting, and nothing in the commit's metadata. A record that runs long holds the
 //!   window's front; the records behind it go on until the window is full.
 //! - **What repeats.** After a crash, the records received again are those from the last
-//!   commit on: at most the window, plus what finished since the last commit
-//!   (`auto.commit.interval.ms`, 5 s by default). A rebalance and a stop first wait for the
+//!   commit on: the window (what ran or waited, never stored), plus what finished and was
+//!   stored since the last commit. The app commits on its own, asynchronously and one commit
+//!   at a time, as soon as `max_in_flight` records were stored since the last one, and within
+//!   100 ms of any store while it is quiet (librdkafka's `auto.commit.interval.ms`, 5 s, goes
+//!   on as well): what finished but was not committed is fewer than `max_in_flight` records
+//!   plus those finished during one commit's round trip. In our fault runs an app killed with
+//!   SIGKILL under `Key` ordering (windows of 64 on 3 partitions) received 13 of 3,000 records
+//!   again. With `KAFKA_ENABLE_AUTO_COMMIT=false` the app commits only at a rebalance and a
+//!   stop. A rebalance and a stop first wait for the
 //!   running handlers (within [`App::shutdown_timeout`]), store what finished, and let the
 //!   records still waiting go: they repeat, not having run.
 //! - **Failures.** Retries happen in the record's place: a failing record holds back only

@@ -69,6 +69,7 @@
 //! ```
 
 mod builder;
+mod eager;
 mod engine;
 mod fetch;
 mod group;

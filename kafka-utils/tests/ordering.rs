@@ -393,3 +393,43 @@ async fn a_window_out_of_range_is_refused_naming_it() -> Result<(), kafka_utils:
     }
     kit.close().await
 }
+
+/// What an app finished is committed soon, not every `auto.commit.interval.ms` (after a
+/// crash, what repeats is what followed the last commit): with the interval a minute long,
+/// 400 records handled under each ordering are all committed within a second and a half.
+#[tokio::test]
+async fn finished_records_are_committed_soon_not_every_interval() -> Result<(), kafka_utils::Error>
+{
+    for ordering in [Ordering::Partition, Ordering::Key] {
+        let kit = TestKit::start(&TOPOLOGY).await?;
+        let settings = kit
+            .settings()
+            .clone()
+            .with_client_property("auto.commit.interval.ms", "60000");
+        let handled = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&handled);
+        let app = App::<users::Ord>::new(&settings)?
+            .ordering(ordering)
+            .max_in_flight(16)
+            .handle(topics::Events, move |_: Event, _: Context<users::Ord>| {
+                counted.fetch_add(1, Atomic::Relaxed);
+                async { Ok::<(), String>(()) }
+            });
+        let app = kit.run(app)?.settle_within(Duration::from_millis(1500));
+        send_keyed(&kit, topics::Events, 20, 20).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while handled.load(Atomic::Relaxed) < 400 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{ordering}: the records were not handled"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        app.settle()
+            .await
+            .unwrap_or_else(|e| panic!("{ordering}: not committed soon: {e}"));
+        app.stop().await?;
+        kit.close().await?;
+    }
+    Ok(())
+}

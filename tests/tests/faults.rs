@@ -18,8 +18,9 @@
 //!    while a second such app joins and leaves and a broker is killed and restarted: every
 //!    message is handled, each key's in order, and what repeats is at most the windows.
 //! 6. Scenario 3 with an app handling by key: killed inside its handlers and restarted,
-//!    nothing is lost, each key's records are first handled in order, and nothing before the
-//!    last commit repeats.
+//!    nothing is lost, each key's records are first handled in order, nothing before the
+//!    last commit repeats, and what repeats is at most the windows (the app commits what it
+//!    finished soon, not only every `auto.commit.interval.ms`).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -618,7 +619,7 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
         .filter(|h| committed[h.2 as usize].is_some_and(|c| h.3 < c))
         .count();
     // The repeats after the commit, split: those inside the partition's finished prefix at the
-    // kill (stored, or about to be, and not yet committed: the commit interval's) and those
+    // kill (stored, or about to be, and not yet committed: the commit's lag) and those
     // past its first unfinished record (never stored: what a window lets finish ahead).
     let (lagged, ahead) = split_repeats(&first_set, &second, &committed);
     // Each key's records handled the first time in order (a key is `Msg::producer`).
@@ -640,6 +641,12 @@ async fn an_app_killed_in_its_handler_repeats_only_what_followed_its_commit(
     );
     if keyed {
         assert_eq!(key_order, 0, "records handled out of their key's order");
+        // What repeats is at most the windows (64 per partition, the default).
+        assert!(
+            counts.duplicated <= 3 * 64,
+            "{} repeated, more than the windows (3 x 64)",
+            counts.duplicated
+        );
     }
 }
 
@@ -716,8 +723,8 @@ async fn child_app() {
     let last: Arc<Mutex<Option<Instant>>> = Arc::default();
     let seen = Arc::clone(&last);
     // The killed process stays a group member until its session times out: keep that short.
+    // librdkafka's commit interval as it is (5 s): the app commits sooner on its own.
     let settings = kafka_utils::settings::Settings::new(bootstrap)
-        .with_client_property("auto.commit.interval.ms", "200")
         .with_client_property("session.timeout.ms", "6000")
         .with_client_property("heartbeat.interval.ms", "1000");
     let keyed = std::env::var("KU_FAULT_ORDERING").as_deref() == Ok("key");

@@ -47,6 +47,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             metrics: self.metrics.as_ref(),
             probe: &self.probe,
             revocation: Some(Arc::downgrade(&revocation)),
+            eager_commit: Some(self.max_in_flight as u64),
         })?;
         // Dropped before the engine when this future is: a cancelled app is stopping, so
         // the revoke of its leaving waits for no handler.

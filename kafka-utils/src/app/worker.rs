@@ -263,8 +263,8 @@ where
 /// commit, unless the assignment is over (its next owner reads the record again).
 pub(super) fn store_offset<U: User>(assignment: &Assignment, env: &Env<U>, offset: i64) {
     match assignment.store(env.consumer.consumer(), offset) {
-        Ok(true) => {}
-        Ok(false) => tracing::debug!(
+        Ok(Some(records)) => env.consumer.stored(records),
+        Ok(None) => tracing::debug!(
             topic = assignment.topic,
             partition = assignment.partition,
             offset,

@@ -134,6 +134,7 @@ impl<U: User, M, C> ConsumerBuilder<U, M, C> {
             metrics: self.metrics.as_ref(),
             probe: &probe,
             revocation: None,
+            eager_commit: None,
         })?;
         let counted = match &self.metrics {
             Some(metrics) => self.topics.iter().map(|t| (*t, metrics.topic(t))).collect(),

@@ -36,7 +36,7 @@ use crate::Error;
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
 use crate::settings::{Scope, Settings, client_error};
-use crate::sys::DropOffRuntime;
+use crate::sys::{CommitQueue, DropOffRuntime};
 
 /// How often the group's thread comes back from a poll to look at its flags.
 const POLL: Duration = Duration::from_millis(50);
@@ -49,6 +49,9 @@ const ERRORS_KEPT: usize = 64;
 
 /// What the engine's thread, its owner and the records of it share.
 pub(crate) struct Shared {
+    /// Where eager commits' results come (see [`eager`](super::eager)); declared before the
+    /// consumer, which it must not outlive.
+    commits: Option<CommitQueue>,
     consumer: DropOffRuntime<BaseConsumer<GroupContext>>,
     /// The consumer group, as the cluster names it.
     pub(crate) group: String,
@@ -76,6 +79,45 @@ impl Shared {
     /// The assigned partitions and their records.
     pub(crate) fn partitions(&self) -> &Partitions {
         &self.consumer.context().partitions
+    }
+
+    /// `records` more records were stored: commits them now (asynchronously) when that makes
+    /// enough since the last commit and none is in flight (see [`eager`](super::eager)).
+    pub(crate) fn stored(&self, records: u64) {
+        self.take_commit_results();
+        if self.consumer.context().eager.stored(records) {
+            self.commit_eagerly();
+        }
+    }
+
+    /// Notes the eager commits whose results came: the next may go.
+    fn take_commit_results(&self) {
+        let eager = &self.consumer.context().eager;
+        if let Some(commits) = &self.commits
+            && eager.in_flight()
+        {
+            let (came, error) = commits.results();
+            if let Some(error) = error {
+                tracing::debug!(%error, group = self.group, "a commit failed; the next one carries its offsets");
+            }
+            if came > 0 {
+                eager.done();
+            }
+        }
+    }
+
+    /// Sends a commit of what is stored, without waiting for it (its result comes to
+    /// `commits`).
+    fn commit_eagerly(&self) {
+        let eager = &self.consumer.context().eager;
+        let Some(commits) = &self.commits else {
+            eager.done();
+            return;
+        };
+        if let Err(error) = commits.commit(self.consumer().client().native_client()) {
+            tracing::debug!(%error, group = self.group, "an eager commit was not sent");
+            eager.done();
+        }
     }
 
     /// A refused login or ACL, which ends receiving.
@@ -152,6 +194,10 @@ pub(crate) struct Spec<'a> {
     pub(crate) probe: &'a ConsumerProbe,
     /// Called on each revoke, before its commit (the app waits for its workers there).
     pub(crate) revocation: Option<std::sync::Weak<dyn Revocation>>,
+    /// Commit once this many records were stored since the last commit, and what was stored
+    /// within a poll (the app's: see [`eager`](super::eager)); `None`: every
+    /// `auto.commit.interval.ms` only. Not when `KAFKA_ENABLE_AUTO_COMMIT` is false.
+    pub(crate) eager_commit: Option<u64>,
 }
 
 impl Engine {
@@ -172,6 +218,11 @@ impl Engine {
         if let Some(revocation) = spec.revocation {
             context.set_revocation(revocation);
         }
+        if let Some(records) = spec.eager_commit
+            && spec.settings.enable_auto_commit
+        {
+            context.eager.enable(records);
+        }
         let consumer: BaseConsumer<GroupContext> = spec
             .settings
             .consumer_config(&spec.group)?
@@ -185,7 +236,9 @@ impl Engine {
         consumer
             .subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())
             .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
+        let commits = CommitQueue::new(consumer.client().native_client());
         let shared = Arc::new(Shared {
+            commits,
             consumer: DropOffRuntime::new(consumer),
             group: spec.settings.cluster_name(&spec.group).into_owned(),
             topics,
@@ -257,6 +310,10 @@ fn serve(shared: Arc<Shared>) {
                 }
                 Err(e) => tracing::warn!(error = %e, "joining the group again failed"),
             }
+        }
+        shared.take_commit_results();
+        if !left && shared.consumer.context().eager.tick() {
+            shared.commit_eagerly();
         }
         match consumer.poll(POLL) {
             None => {}

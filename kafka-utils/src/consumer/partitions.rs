@@ -34,7 +34,7 @@
 //! below one the partition's next owner committed, even once the partition comes back.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::TopicPartitionList;
@@ -65,6 +65,8 @@ pub(crate) struct Assignment {
     pub(crate) in_flight: AtomicUsize,
     /// A worker is handling a batch of it.
     pub(crate) busy: AtomicBool,
+    /// The last offset stored (-1: none yet), to count the records each store covers.
+    stored: AtomicI64,
 }
 
 impl Assignment {
@@ -80,6 +82,7 @@ impl Assignment {
             revoked: Mutex::new(false),
             in_flight: AtomicUsize::new(0),
             busy: AtomicBool::new(false),
+            stored: AtomicI64::new(-1),
         }
     }
 
@@ -95,19 +98,21 @@ impl Assignment {
     }
 
     /// Stores `offset` (the record's; librdkafka stores the next one) for the next commit,
-    /// unless this assignment is over. `Ok(false)`: it is over, nothing stored.
+    /// unless this assignment is over: how many records that stores since the last store
+    /// (1 for the first). `Ok(None)`: it is over, nothing stored.
     pub(crate) fn store<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
         offset: i64,
-    ) -> Result<bool, KafkaError> {
+    ) -> Result<Option<u64>, KafkaError> {
         let revoked = self.lock_revoked();
         if *revoked {
-            return Ok(false);
+            return Ok(None);
         }
-        consumer
-            .store_offset(&self.topic, self.partition, offset)
-            .map(|()| true)
+        consumer.store_offset(&self.topic, self.partition, offset)?;
+        let before = self.stored.swap(offset, Ordering::AcqRel);
+        let records = if before < 0 { 1 } else { offset - before };
+        Ok(Some(u64::try_from(records).unwrap_or(0)))
     }
 
     fn end(&self) {
@@ -434,8 +439,8 @@ impl Partitions {
             }
         }
         match kept.assignment.store(consumer, offset) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Refused::NotAssigned),
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Refused::NotAssigned),
             Err(e) => Err(Refused::Kafka(e)),
         }
     }

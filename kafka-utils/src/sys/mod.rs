@@ -7,6 +7,7 @@
 //! - [`ptr`]: the owning pointer.
 //! - [`message`]: a record as librdkafka hands it out, read without copying.
 //! - [`queue`]: a partition's own queue, split from its consumer's, read a batch at a time.
+//! - [`commit`]: asynchronous commits whose results come to a queue of their own.
 //! - [`events`]: a producer's events (delivery reports a whole event at a time).
 //! - [`produce`]: records handed to librdkafka through a topic handle made once per topic.
 //! - [`mock`]: the mock cluster, shared across threads.
@@ -19,6 +20,7 @@
 pub(crate) mod acl;
 pub(crate) mod admin;
 pub(crate) mod alter;
+pub(crate) mod commit;
 pub(crate) mod events;
 pub(crate) mod message;
 pub(crate) mod mock;
@@ -35,6 +37,7 @@ pub(crate) use admin::{
     ErrStr, Request, answers, c_string, error_text, set_sasl_credentials, text,
 };
 pub(crate) use alter::set_topic_configs;
+pub(crate) use commit::CommitQueue;
 pub(crate) use events::{Event, EventKind, MainQueue, flush};
 pub use message::owned_headers;
 pub(crate) use message::{Fetched, HeldRecord, Message, Record};
