@@ -1,9 +1,10 @@
 //! `dlq replay`: dead letters back to the topic they came from, byte for byte (key, payload,
 //! their own headers without the `kafka-utils.dlq.*` ones, and a replay count). The progress
 //! is the committed offset of a consumer group of the replay's own
-//! (`kafka-utils-dlq-replay.<dead letter>`, and `.<reason>` with `--reason`), committed after
-//! each acknowledged publish: a replay killed midway and run again resends at most what was
-//! sent and not yet committed. A record replayed [`MOST_REPLAYS`] times already is refused,
+//! (`kafka-utils-dlq-replay.<dead letter>`, and `.<reason>` with `--reason`): the dead
+//! letters go in batches of at most [`IN_FLIGHT`] publishes, each batch acknowledged and its
+//! progress committed before the next is sent, so a replay killed midway and run again
+//! re-sends at most one batch. A record replayed [`MOST_REPLAYS`] times already is refused,
 //! not looped.
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +30,8 @@ pub const REPLAY_HEADER: &str = "kafka-utils.replay.count";
 /// A record replayed this many times already is refused.
 pub const MOST_REPLAYS: u32 = 3;
 
-/// At most this many publishes wait for their acknowledgement at once.
+/// At most this many publishes wait for their acknowledgement at once, and for the commit of
+/// the replay's progress: what a replay killed midway may send twice.
 const IN_FLIGHT: usize = 64;
 
 /// How long a publish may wait in the producer's queue.
@@ -91,6 +93,7 @@ pub(super) async fn replay(
                 .map_err(|e| Error::kafka("creating the replay's producer", e))?,
         )
     };
+    let consumer = std::sync::Arc::new(consumer);
     let cluster_name = settings.cluster_name(dead_letter).into_owned();
     let mut fates: Vec<(i32, i64, Fate)> = Vec::new();
     let mut sending: FuturesOrdered<Sending> = FuturesOrdered::new();
@@ -116,62 +119,54 @@ pub(super) async fn replay(
             replayed += 1;
         }
         fates.push((letter.partition, letter.offset, fate));
-        while sending.len() >= IN_FLIGHT {
-            settle_one(
-                &mut sending,
-                &mut progress,
-                (&consumer, &cluster_name, ask.dry_run),
-            )
-            .await?;
+        if sending.len() >= IN_FLIGHT {
+            settle(&mut sending, &mut progress).await?;
+            if !ask.dry_run {
+                commit(&consumer, &cluster_name, &progress).await?;
+            }
         }
     }
-    while !sending.is_empty() {
-        settle_one(
-            &mut sending,
-            &mut progress,
-            (&consumer, &cluster_name, ask.dry_run),
-        )
-        .await?;
-    }
+    settle(&mut sending, &mut progress).await?;
     if !ask.dry_run && !progress.is_empty() {
-        // The last commit, waited for.
-        let mut list = TopicPartitionList::new();
-        for (partition, next) in &progress {
-            list.add_partition_offset(&cluster_name, *partition, Offset::Offset(*next))
-                .map_err(|e| Error::kafka("noting the replay's progress", e))?;
-        }
-        tokio::task::spawn_blocking(move || {
-            consumer
-                .commit(&list, CommitMode::Sync)
-                .map_err(|e| Error::kafka("committing the replay's progress", e))
-        })
-        .await
-        .map_err(|e| Error::Runtime(format!("committing the replay's progress: {e}")))??;
+        commit(&consumer, &cluster_name, &progress).await?;
     }
     Ok(report(dead_letter, &group, &fates, ask))
 }
 
-/// Waits for the oldest publish; once acknowledged, its dead letter's next offset is the
-/// replay's progress, committed without waiting (the last commit is waited for).
-async fn settle_one(
+/// Waits for every publish on its way; each acknowledged one moves its partition's progress
+/// past its dead letter.
+async fn settle(
     sending: &mut FuturesOrdered<Sending>,
     progress: &mut BTreeMap<i32, i64>,
-    (consumer, cluster_name, dry_run): (&BaseConsumer, &str, bool),
 ) -> Result<(), Error> {
-    let Some(sent) = sending.next().await else {
-        return Ok(());
-    };
-    let (partition, offset) = sent?;
-    if !dry_run {
+    while let Some(sent) = sending.next().await {
+        let (partition, offset) = sent?;
         progress.insert(partition, offset + 1);
-        let mut list = TopicPartitionList::new();
-        list.add_partition_offset(cluster_name, partition, Offset::Offset(offset + 1))
-            .map_err(|e| Error::kafka("noting the replay's progress", e))?;
-        consumer
-            .commit(&list, CommitMode::Async)
-            .map_err(|e| Error::kafka("committing the replay's progress", e))?;
     }
     Ok(())
+}
+
+/// Commits `progress` (the next dead letter of each partition) as the replay's group, and
+/// waits for it, off the runtime: the next publishes go only once it is committed, so a
+/// replay killed midway re-sends at most [`IN_FLIGHT`] records.
+async fn commit(
+    consumer: &std::sync::Arc<BaseConsumer>,
+    cluster_name: &str,
+    progress: &BTreeMap<i32, i64>,
+) -> Result<(), Error> {
+    let mut list = TopicPartitionList::new();
+    for (partition, next) in progress {
+        list.add_partition_offset(cluster_name, *partition, Offset::Offset(*next))
+            .map_err(|e| Error::kafka("noting the replay's progress", e))?;
+    }
+    let consumer = std::sync::Arc::clone(consumer);
+    tokio::task::spawn_blocking(move || {
+        consumer
+            .commit(&list, CommitMode::Sync)
+            .map_err(|e| Error::kafka("committing the replay's progress", e))
+    })
+    .await
+    .map_err(|e| Error::Runtime(format!("committing the replay's progress: {e}")))?
 }
 
 /// Where the replay of `topic` stands: the group's committed offset per partition.
