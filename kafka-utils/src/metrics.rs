@@ -5,6 +5,7 @@
 //! Built in, labelled by `topic`: `kafka_messages_produced_total`,
 //! `kafka_produce_errors_total`, `kafka_messages_consumed_total`,
 //! `kafka_messages_handled_total`, `kafka_handler_errors_total`,
+//! `kafka_messages_retried_total` (sent to a retry topic, by the topic it was read from),
 //! `kafka_messages_dead_lettered_total`, and the histograms `kafka_handler_duration_seconds`
 //! and `kafka_delivery_latency_seconds`. [`crate::producer::Producer::metrics`] and
 //! [`crate::app::App::metrics`] feed them.
@@ -62,6 +63,7 @@ pub(crate) struct TopicMetrics {
     pub(crate) consumed: Counter<f64, AtomicU64>,
     pub(crate) handled: Counter<f64, AtomicU64>,
     pub(crate) handler_errors: Counter<f64, AtomicU64>,
+    pub(crate) retried: Counter<f64, AtomicU64>,
     pub(crate) dead_lettered: Counter<f64, AtomicU64>,
     pub(crate) handler_duration: Timing,
     pub(crate) delivery_latency: Timing,
@@ -103,6 +105,7 @@ struct Builtin {
     consumed: Counters,
     handled: Counters,
     handler_errors: Counters,
+    retried: Counters,
     dead_lettered: Counters,
     handler_duration: Histograms,
     delivery_latency: Histograms,
@@ -145,12 +148,16 @@ impl Default for Metrics {
     }
 }
 
-const BUILTIN: [(&str, &str); 11] = [
+const BUILTIN: [(&str, &str); 12] = [
     ("kafka_messages_produced", "Records the broker acknowledged"),
     ("kafka_produce_errors", "Records that failed for good"),
     ("kafka_messages_consumed", "Records received"),
     ("kafka_messages_handled", "Records a handler handled"),
     ("kafka_handler_errors", "Handler attempts that failed"),
+    (
+        "kafka_messages_retried",
+        "Records sent to a retry topic, by the topic they were read from",
+    ),
     (
         "kafka_messages_dead_lettered",
         "Records sent to a dead-letter topic",
@@ -206,6 +213,7 @@ impl Metrics {
             consumed: Counters::default(),
             handled: Counters::default(),
             handler_errors: Counters::default(),
+            retried: Counters::default(),
             dead_lettered: Counters::default(),
             handler_duration: Histograms::new_with_constructor(seconds_histogram),
             delivery_latency: Histograms::new_with_constructor(seconds_histogram),
@@ -222,6 +230,7 @@ impl Metrics {
             consumed,
             handled,
             handler_errors,
+            retried,
             dead_lettered,
             handler_duration,
             delivery_latency,
@@ -235,6 +244,7 @@ impl Metrics {
             (consumed, &builtin.consumed),
             (handled, &builtin.handled),
             (handler_errors, &builtin.handler_errors),
+            (retried, &builtin.retried),
             (dead_lettered, &builtin.dead_lettered),
         ] {
             registry.register(name, help, family.clone());
@@ -281,6 +291,7 @@ impl Metrics {
             consumed: b.consumed.get_or_create_owned(&labels),
             handled: b.handled.get_or_create_owned(&labels),
             handler_errors: b.handler_errors.get_or_create_owned(&labels),
+            retried: b.retried.get_or_create_owned(&labels),
             dead_lettered: b.dead_lettered.get_or_create_owned(&labels),
             handler_duration: Timing::new(b.handler_duration.get_or_create_owned(&labels)),
             delivery_latency: Timing::new(b.delivery_latency.get_or_create_owned(&labels)),
@@ -437,6 +448,7 @@ impl Metrics {
                         "consumed": m.consumed.get(),
                         "handled": m.handled.get(),
                         "handler_errors": m.handler_errors.get(),
+                        "retried": m.retried.get(),
                         "dead_lettered": m.dead_lettered.get(),
                         "handler_duration": m.handler_duration.snapshot(),
                         "delivery_latency": m.delivery_latency.snapshot(),

@@ -97,7 +97,8 @@ async fn a_failing_record_goes_through_each_retry_topic_and_then_to_its_dead_let
 -> Result<(), kafka_utils::Error> {
     let kit = TestKit::start(&TOPOLOGY).await?;
     let attempts: Attempts = Arc::default();
-    let running = kit.run(app(&kit, &attempts)?)?;
+    let metrics = kafka_utils::metrics::Metrics::new();
+    let running = kit.run(app(&kit, &attempts)?.metrics(&metrics))?;
     // Job 0 always fails; jobs 1 to 5 of the same partition (one key) pass.
     for seq in 0..6 {
         let failures = if seq == 0 { u32::MAX } else { 0 };
@@ -147,6 +148,20 @@ async fn a_failing_record_goes_through_each_retry_topic_and_then_to_its_dead_let
         retry.error.contains("job 0 fails (attempt 2)"),
         "{}",
         retry.error
+    );
+    // Counted where it was read from: retried from the topic and the first retry topic,
+    // dead-lettered from the last.
+    let counted = metrics.snapshot()["topics"].clone();
+    let n = |topic: &str, what: &str| counted[topic][what].as_f64().unwrap_or(0.0);
+    assert_eq!(
+        (
+            n("rt.jobs", "retried"),
+            n("rt.jobs.retry.1s", "retried"),
+            n("rt.jobs.retry.2s", "retried"),
+            n("rt.jobs.retry.2s", "dead_lettered"),
+        ),
+        (1.0, 1.0, 0.0, 1.0),
+        "{counted}"
     );
     kit.close().await
 }

@@ -85,7 +85,12 @@ where
             attempts,
         ));
         return match sent.await {
-            Ok(()) => Step::Done,
+            Ok(()) => {
+                if let Some(counted) = counted {
+                    counted.retried.inc();
+                }
+                Step::Done
+            }
             Err(error) => Step::Fail(error),
         };
     }

@@ -62,15 +62,16 @@ pub(super) fn due<U: User>(job: &Job<'_, U>) -> i64 {
 }
 
 /// Waits until `due` (ms since the epoch), in slices, so that `over` (a stop, a revoke) ends
-/// the wait: whether the record is due (`false`: over first).
+/// the wait: whether the record is due (`false`: over first, or over when it came due: a
+/// record not started is left for the next run, as any other).
 pub(super) async fn hold_until(due: i64, over: impl Fn() -> bool) -> bool {
     loop {
+        if over() {
+            return false;
+        }
         let left = due.saturating_sub(now_ms());
         if left <= 0 {
             return true;
-        }
-        if over() {
-            return false;
         }
         let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
         tokio::time::sleep(left.min(HOLD_SLICE)).await;
@@ -120,5 +121,33 @@ pub(super) async fn send<U: User>(
             tracing::error!(%error, "stopping");
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_ends_the_hold_even_of_a_record_already_due() {
+        assert!(hold_until(now_ms() - 1_000, || false).await);
+        assert!(
+            !hold_until(now_ms() - 1_000, || true).await,
+            "stopping: not started"
+        );
+        let started = std::time::Instant::now();
+        assert!(!hold_until(now_ms() + 60_000, || true).await);
+        assert!(started.elapsed() < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn a_record_is_held_until_it_is_due_and_not_longer() {
+        let started = std::time::Instant::now();
+        assert!(hold_until(now_ms() + 250, || false).await);
+        let held = started.elapsed();
+        assert!(
+            held >= Duration::from_millis(240) && held < Duration::from_millis(600),
+            "{held:?}"
+        );
     }
 }
