@@ -87,6 +87,10 @@ pub struct Job {
     /// Ordered: how long the handler awaits, in ms (0: it returns at once).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub handler_ms: u64,
+    /// Latency on the retrying topic: the first measured record fails every attempt (it goes
+    /// through the retry topics to the dead letter) and is not timed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failing: bool,
 }
 
 fn is_zero<T: Default + PartialEq>(value: &T) -> bool {

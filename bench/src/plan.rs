@@ -14,7 +14,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use serde::{Deserialize, Serialize};
 
-use crate::clients::{BoxError, latency_topic, ordering_topic, topic_for};
+use crate::clients::{
+    BoxError, latency_topic, ordering_topic, retrying_topic, retrying_topics, topic_for,
+};
 use crate::job::{Job, Kind, Op, Outcome, is_java, is_python};
 use crate::stats::Percentiles;
 
@@ -104,6 +106,18 @@ pub const ORDERING_HANDLERS: [(&str, u64); 2] = [("5 ms handler", 5), ("no-op ha
 
 /// Records the ordering topic holds (1,000 keys, 3 partitions), scaled by `BENCH_FILL_SCALE`.
 pub const ORDERING_FILL: u64 = 1_000_000;
+
+/// The retry topics' cost to the other records: the runner's latency on the retrying topic
+/// at [`RETRYING_RATE`], with no record failing, and with one (the first measured) failing
+/// every attempt (2 s and 5 s on retry topics, then the dead letter); recorded as client
+/// `runner/<variant>`, workload [`RETRYING_LABEL`].
+pub const RETRYING: [&str; 2] = ["retry-none", "retry-failing"];
+
+/// The retrying latency's offered rate.
+pub const RETRYING_RATE: u64 = 1_000;
+
+/// The workload the retrying latency is recorded as.
+pub const RETRYING_LABEL: &str = "1 KB JSON, retry topics";
 
 /// The client a run of `ordering` is recorded as.
 pub fn ordering_client(ordering: &str) -> String {
@@ -334,6 +348,7 @@ fn job(config: &Config, client: &str, op: Op, workload: &Workload) -> Job {
         ordering: String::new(),
         window: 0,
         handler_ms: 0,
+        failing: false,
     }
 }
 
@@ -478,6 +493,7 @@ pub async fn run_all(config: &Config) -> Result<Vec<Run>, BoxError> {
     }
     if config.clients.iter().any(|c| c == "runner") {
         orderings(config, &admin, python, &mut runs).await?;
+        retrying(config, &admin, python, &mut runs).await?;
     }
     Ok(runs)
 }
@@ -531,6 +547,54 @@ async fn orderings(
     }
     // Free the disk.
     recreate(admin, topic).await
+}
+
+/// The retrying latency: per repetition, no record failing and one failing (in the listed
+/// order, then reversed), each on the retrying topic and its retry topics recreated.
+async fn retrying(
+    config: &Config,
+    admin: &AdminClient<DefaultClientContext>,
+    peers: Peers<'_>,
+    runs: &mut Vec<Run>,
+) -> Result<(), BoxError> {
+    let json = WORKLOADS[1];
+    let pid = std::process::id();
+    for rep in 0..config.reps {
+        let mut chosen = RETRYING.to_vec();
+        if rep % 2 == 1 {
+            chosen.reverse();
+        }
+        for variant in chosen {
+            for topic in retrying_topics() {
+                recreate(admin, topic).await?;
+            }
+            let timed = Job {
+                topic: retrying_topic().to_string(),
+                rate: RETRYING_RATE,
+                seconds: config.latency_seconds,
+                warmup_seconds: config.latency_warmup,
+                group: format!("bench-{pid}-retrying-{rep}-{variant}"),
+                failing: variant == "retry-failing",
+                ..job(config, "runner", Op::Latency, &json)
+            };
+            let outcome = run_client(&timed, peers)?;
+            let client = format!("runner/{variant}");
+            runs.push(record(
+                Op::Latency,
+                RETRYING_LABEL,
+                json.size,
+                RETRYING_RATE,
+                &client,
+                rep,
+                &outcome,
+            ));
+        }
+    }
+    // Free the disk.
+    for topic in retrying_topics() {
+        recreate(admin, topic).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

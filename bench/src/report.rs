@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::codecs::CodecCost;
 use crate::job::Op;
 use crate::plan::{
-    CONSUMERS, Config, LATENCY, ORDERING_HANDLERS, ORDERINGS, PRODUCERS, Run, WORKLOADS,
-    ordering_client,
+    CONSUMERS, Config, LATENCY, ORDERING_HANDLERS, ORDERINGS, PRODUCERS, RETRYING, RETRYING_LABEL,
+    RETRYING_RATE, Run, WORKLOADS, ordering_client,
 };
 use crate::stats::{median, range};
 
@@ -106,8 +106,20 @@ impl Results {
         client: &str,
         pick: fn(&crate::stats::Percentiles) -> f64,
     ) -> f64 {
+        self.median_latency_of(WORKLOADS[1].label, rate, client, pick)
+    }
+
+    /// The median over the repetitions of a latency percentile of `client` at `rate` on
+    /// `workload`, in ms.
+    pub fn median_latency_of(
+        &self,
+        workload: &str,
+        rate: u64,
+        client: &str,
+        pick: fn(&crate::stats::Percentiles) -> f64,
+    ) -> f64 {
         let values: Vec<f64> = self
-            .runs(Op::Latency, WORKLOADS[1].label, rate, client)
+            .runs(Op::Latency, workload, rate, client)
             .iter()
             .filter_map(|r| r.latency.as_ref().map(|p| pick(p) / 1e3))
             .collect();
@@ -174,13 +186,35 @@ fn throughput_table(results: &Results, op: Op, clients: &[&str], out: &mut Strin
 }
 
 fn latency_table(results: &Results, out: &mut String) {
+    let rows: Vec<(u64, String)> = results
+        .config
+        .rates
+        .iter()
+        .flat_map(|&rate| LATENCY.iter().map(move |c| (rate, c.to_string())))
+        .collect();
+    latency_rows(results, WORKLOADS[1].label, &rows, out);
+}
+
+/// The retry topics' rows: the runner on the retrying topic with no record failing and with
+/// one failing every attempt.
+fn retrying_table(results: &Results, out: &mut String) {
+    let rows: Vec<(u64, String)> = RETRYING
+        .iter()
+        .map(|v| (RETRYING_RATE, format!("runner/{v}")))
+        .collect();
+    latency_rows(results, RETRYING_LABEL, &rows, out);
+}
+
+/// A latency table of `workload`: a row per (offered rate, client) measured.
+fn latency_rows(results: &Results, workload: &str, rows: &[(u64, String)], out: &mut String) {
     let _ = writeln!(
         out,
         "| offered | client | p50 ms | p99 ms | p99.9 ms | max ms | p99 range | lost | CPU µs/msg | peak RSS MiB |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    for &rate in &results.config.rates {
-        for client in LATENCY {
-            let runs = results.runs(Op::Latency, WORKLOADS[1].label, rate, client);
+    for (rate, client) in rows {
+        let (rate, client) = (*rate, client.as_str());
+        {
+            let runs = results.runs(Op::Latency, workload, rate, client);
             if runs.is_empty() {
                 continue;
             }
@@ -196,10 +230,10 @@ fn latency_table(results: &Results, out: &mut String) {
                 out,
                 "| {}/s | {client} | {} | {} | {} | {} | {}–{} | {lost} | {} | {} |",
                 number(rate as f64),
-                number(results.median_latency(rate, client, |p| p.p50_us)),
-                number(results.median_latency(rate, client, |p| p.p99_us)),
-                number(results.median_latency(rate, client, |p| p.p999_us)),
-                number(results.median_latency(rate, client, |p| p.max_us)),
+                number(results.median_latency_of(workload, rate, client, |p| p.p50_us)),
+                number(results.median_latency_of(workload, rate, client, |p| p.p99_us)),
+                number(results.median_latency_of(workload, rate, client, |p| p.p999_us)),
+                number(results.median_latency_of(workload, rate, client, |p| p.max_us)),
                 number(lo),
                 number(hi),
                 number(cpu),
@@ -317,6 +351,19 @@ pub fn markdown(results: &Results, chart: &str) -> String {
             c.seconds,
         );
         ordering_table(results, &mut out);
+    }
+    if results.runs.iter().any(|r| r.workload == RETRYING_LABEL) {
+        let _ = writeln!(
+            out,
+            "\n## Retry topics: the other records' latency while one keeps failing\n\n\
+             The runner handles 1 KB JSON records offered at {}/s on a topic with retry topics \
+             `[\"2s\", \"5s\"]` and a dead letter, as the latency rows above (same warm-up and length); \
+             in `retry-failing` the first measured record fails every attempt: once in place, then on \
+             each retry topic once due, then it is dead-lettered (it is not timed, nor are records \
+             read from the retry topics).\n",
+            number(RETRYING_RATE as f64),
+        );
+        retrying_table(results, &mut out);
     }
     if let Some(scale) = &results.admin {
         let _ = writeln!(out, "\n## The admin at scale\n");

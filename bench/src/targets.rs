@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::job::Op;
-use crate::plan::{ORDERING_HANDLERS, WORKLOADS, ordering_client};
+use crate::plan::{ORDERING_HANDLERS, RETRYING_LABEL, RETRYING_RATE, WORKLOADS, ordering_client};
 use crate::report::{Results, number};
 use crate::stats::median;
 
@@ -81,6 +81,33 @@ pub(crate) fn table(results: &Results, out: &mut String) {
     latency(results, out);
     memory(results, out);
     orderings(results, out);
+    retrying(results, out);
+}
+
+/// The retry topics: while one record keeps failing (retry topics 2 s and 5 s, then the dead
+/// letter), the other records' p99 ≤ 1.2 × a run with none failing. Written when measured.
+fn retrying(results: &Results, out: &mut String) {
+    let p99 = |variant: &str| {
+        results.median_latency_of(
+            RETRYING_LABEL,
+            RETRYING_RATE,
+            &format!("runner/{variant}"),
+            |p| p.p99_us,
+        )
+    };
+    let (failing, none) = (p99("retry-failing"), p99("retry-none"));
+    if failing.is_nan() || none.is_nan() {
+        return;
+    }
+    let r = failing / none;
+    let _ = writeln!(
+        out,
+        "| the other records' p99 while one keeps failing (retry topics 2 s, 5 s) ≤ 1.2 × none failing, {}/s | {r:.2} × ({} vs {} ms) | {} |",
+        number(RETRYING_RATE as f64),
+        number(failing),
+        number(none),
+        verdict(r <= 1.2)
+    );
 }
 
 /// The orderings: with a handler that awaits 5 ms, `Key` ≥ 20 × `Partition` and ≥ 0.8 ×

@@ -3,11 +3,11 @@
 //! record reached the handler. Stamping the scheduled time (not the moment the send got to
 //! run) counts a sender that fell behind against the client (no coordinated omission).
 
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kafka_utils::access::{CommittableBy, DeadLetterFor, ReadableBy, Topic, WritableBy};
 use kafka_utils::app::{App, Context};
 use kafka_utils::producer::Producer;
 use kafka_utils::settings::Settings;
@@ -131,22 +131,53 @@ pub(super) fn raw(settings: &Settings, job: &Job) -> Result<Outcome, BoxError> {
     Ok(samples.outcome(expected, job.seconds))
 }
 
-/// kafka-utils: the typed `Producer` sends, an `App` handler receives.
+/// kafka-utils: the typed `Producer` sends, an `App` handler receives; on the retrying
+/// topic when the job says so.
 pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, BoxError> {
+    if job.topic == super::retrying_topic() {
+        typed_on(settings, job, topics::Retrying).await
+    } else {
+        typed_on(settings, job, topics::Latency).await
+    }
+}
+
+/// [`typed`] on `topic`. With `job.failing`, the first measured record fails every attempt
+/// (through the topic's retry topics to its dead letter) and is not timed; a record coming
+/// back from a retry topic is not timed either.
+async fn typed_on<T>(settings: &Settings, job: &Job, topic: T) -> Result<Outcome, BoxError>
+where
+    T: ReadableBy<users::Bench>
+        + CommittableBy<users::Bench>
+        + WritableBy<users::Bench>
+        + Topic<Message = Payload, Key = ()>
+        + Copy,
+    T::DeadLetter: DeadLetterFor<users::Bench>,
+{
     let start_ns = now_ns();
     let samples = Arc::new(Samples::new(job, start_ns));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // The first record due after the warm-up.
+    let failing = job
+        .failing
+        .then(|| (job.warmup_seconds * job.rate as f64).ceil() as u64);
+    // The failing record's attempts (once in place, then once per retry topic).
+    let tries = Arc::new(AtomicU64::new(0));
     let app = {
-        let samples = Arc::clone(&samples);
+        let (samples, tries) = (Arc::clone(&samples), Arc::clone(&tries));
         App::<users::Bench>::new(settings)?
             .group(job.group.clone())
-            .handle(
-                topics::Latency,
-                move |value: Payload, _: Context<users::Bench>| {
-                    samples.record(value.sent_at);
-                    async { Ok::<(), Infallible>(()) }
-                },
-            )
+            .handle(topic, move |value: Payload, ctx: Context<users::Bench>| {
+                let result = if failing == Some(value.id) {
+                    tries.fetch_add(1, Ordering::Relaxed);
+                    Err(format!("record {} keeps failing", value.id))
+                } else {
+                    if ctx.topic == T::NAME {
+                        samples.record(value.sent_at);
+                    }
+                    Ok(())
+                };
+                async move { result }
+            })
     };
     let app = tokio::spawn(app.run_until(async {
         let _ = stop_rx.await;
@@ -170,12 +201,12 @@ pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, Box
         }
         value.id = i;
         value.sent_at = due;
-        deliveries.push(producer.send(topics::Latency, &value).await?);
+        deliveries.push(producer.send(topic, &value).await?);
     }
     for delivery in deliveries {
         delivery.await?;
     }
-    let expected = measured(job, total);
+    let expected = measured(job, total) - u64::from(failing.is_some());
     let drained_by = Instant::now() + DRAIN;
     while (samples.len() as u64) < expected && Instant::now() < drained_by {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -183,5 +214,12 @@ pub(super) async fn typed(settings: &Settings, job: &Job) -> Result<Outcome, Box
     let _ = stop_tx.send(());
     app.await??;
     producer.close().await?;
+    if let Some(id) = failing {
+        let tries = tries.load(Ordering::Relaxed);
+        if tries == 0 {
+            return Err(format!("the failing record {id} never reached the handler").into());
+        }
+        eprintln!("bench: the failing record {id} was tried {tries} times");
+    }
     Ok(samples.outcome(expected, job.seconds))
 }

@@ -36,6 +36,14 @@ pub enum Topics {
     /// The orderings: a number per record, keyed by one of 1,000 keys.
     #[topic(name = "bench.ordering", message = u64, key = u32, partitions = 3)]
     Ordering,
+    /// Produce → handler latency while one record keeps failing: retried after 2 s and 5 s
+    /// on retry topics, then dead-lettered.
+    #[topic(name = "bench.retrying", message = Payload, partitions = 3,
+            retry = ["2s", "5s"], dead_letter = RetryingDlq)]
+    Retrying,
+    /// Where the failing record ends.
+    #[topic(name = "bench.retrying.dlq", message = Payload, partitions = 3)]
+    RetryingDlq,
 }
 
 /// The benchmark's one user.
@@ -51,6 +59,8 @@ permissions! {
         Topics::Json => [Read, Write, AutoCommitOffset],
         Topics::Latency => [Read, Write, AutoCommitOffset],
         Topics::Ordering => [Read, Write, AutoCommitOffset],
+        Topics::Retrying => [Read, Write, AutoCommitOffset],
+        Topics::RetryingDlq => [Write],
     },
 }
 
@@ -70,6 +80,21 @@ pub fn latency_topic() -> &'static str {
 /// The orderings' topic.
 pub fn ordering_topic() -> &'static str {
     <topics::Ordering as kafka_utils::access::Topic>::NAME
+}
+
+/// The retrying latency's topic, and every topic it implies (its retry topics, its dead
+/// letter), to recreate before each run.
+pub fn retrying_topics() -> Vec<&'static str> {
+    TOPOLOGY
+        .topics()
+        .map(|t| t.name)
+        .filter(|name| name.starts_with(<topics::Retrying as kafka_utils::access::Topic>::NAME))
+        .collect()
+}
+
+/// The retrying latency's topic.
+pub fn retrying_topic() -> &'static str {
+    <topics::Retrying as kafka_utils::access::Topic>::NAME
 }
 
 /// Runs `job` as Rust client `job.client` and returns what it measured.
