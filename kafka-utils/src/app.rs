@@ -71,7 +71,9 @@
 //!   records still waiting go: they repeat, not having run.
 //! - **Failures.** Retries happen in the record's place: a failing record holds back only
 //!   its own key (and the window's front, when it is there); once it is dead-lettered the
-//!   key's next record starts. A record that fails for good on a topic without a dead letter
+//!   key's next record starts. A topic with retry topics sends its failing records there
+//!   instead, out of their key's order; [`App::retry_in_place`] waits their delays in place
+//!   and keeps it. A record that fails for good on a topic without a dead letter
 //!   stops the app, and its window with it.
 //! - **Memory and the poll.** A partition whose worker has no room is not read from
 //!   librdkafka: its records stay in the partition's fetch queue (librdkafka stops fetching

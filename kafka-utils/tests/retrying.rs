@@ -212,3 +212,60 @@ async fn a_permanent_failure_skips_the_retry_topics() -> Result<(), kafka_utils:
     assert_eq!(RetryInfo::from_headers(&dead[0].headers), None);
     kit.close().await
 }
+
+#[tokio::test]
+async fn retried_in_place_a_failing_record_keeps_its_keys_order_and_holds_only_its_key()
+-> Result<(), kafka_utils::Error> {
+    let kit = TestKit::start(&TOPOLOGY).await?;
+    let attempts: Attempts = Arc::default();
+    let app = app(&kit, &attempts)?
+        .ordering(Ordering::Key)
+        .retry_in_place(topics::Jobs);
+    let running = kit.run(app)?;
+    // Job 0 fails twice, then passes; job 1 has its key, job 2 another.
+    for (seq, failures, key) in [(0, 2, 1u32), (1, 0, 1), (2, 0, 2)] {
+        kit.send_record(topics::Jobs, Record::new(&job(seq, failures)).key(&key))
+            .await?;
+    }
+    running.settle().await?;
+    running.stop().await?;
+    let tried = of(&attempts, 0);
+    let topics: Vec<&str> = tried.iter().map(|(t, _)| t.as_str()).collect();
+    // In place, waiting the retry topics' delays (1 s, 2 s); nothing went to them.
+    assert_eq!(topics, ["rt.jobs", "rt.jobs", "rt.jobs"]);
+    assert!(
+        tried[1].1 - tried[0].1 >= Duration::from_secs(1),
+        "{tried:?}"
+    );
+    assert!(
+        tried[2].1 - tried[1].1 >= Duration::from_secs(2),
+        "{tried:?}"
+    );
+    // Its key's next record waited for it; the other key did not.
+    let same_key = of(&attempts, 1);
+    assert_eq!(same_key.len(), 1);
+    assert!(same_key[0].1 >= tried[2].1, "job 1 ran before job 0 passed");
+    let other_key = of(&attempts, 2);
+    assert_eq!(other_key.len(), 1);
+    assert!(
+        other_key[0].1 < tried[1].1,
+        "job 2 waited for job 0's retry"
+    );
+    kit.dead_letters(topics::Jobs).await?.assert_count(0);
+    kit.close().await
+}
+
+#[tokio::test]
+async fn retry_in_place_of_a_topic_without_retry_topics_is_refused_naming_it()
+-> Result<(), kafka_utils::Error> {
+    let kit = TestKit::start(&TOPOLOGY).await?;
+    let attempts: Attempts = Arc::default();
+    let app = app(&kit, &attempts)?.retry_in_place(topics::JobsDlq);
+    let error = app.run_until(async {}).await.unwrap_err().to_string();
+    assert!(
+        error.contains("App::retry_in_place(`rt.jobs.dlq`)")
+            && error.contains("declares no retry topics"),
+        "{error}"
+    );
+    kit.close().await
+}

@@ -280,7 +280,8 @@ where
             Ok(()) => return Outcome::Handled,
             Err(failure) => failure,
         };
-        if attempt >= retry.attempts || reason == Reason::Permanent {
+        let most = retry_topics::in_place_attempts(job.route).unwrap_or(retry.attempts);
+        if attempt >= most || reason == Reason::Permanent {
             return Outcome::Failed {
                 reason,
                 error: Error::Handler {
@@ -298,7 +299,9 @@ where
         }
         tracing::warn!(topic = job.topic, partition = job.partition, offset = job.offset, attempt, %message, "handler failed; retrying");
         // In slices, so that a stop or a revoke need not wait out the backoff.
-        let until = tokio::time::Instant::now() + retry.delay(attempt);
+        let wait = retry_topics::in_place_delay(job.route, attempt)
+            .unwrap_or_else(|| retry.delay(attempt));
+        let until = tokio::time::Instant::now() + wait;
         while tokio::time::Instant::now() < until {
             Box::pin(tokio::time::sleep_until(
                 until.min(tokio::time::Instant::now() + BACKOFF_SLICE),

@@ -61,6 +61,9 @@ pub(super) struct Route<U: User> {
     pub(super) retry_topics: &'static [TopicSpec],
     /// For the route of a retry topic: its place among them.
     pub(super) retry_of: Option<RetryOf>,
+    /// [`App::retry_in_place`](super::App::retry_in_place): its retry topics' delays are
+    /// waited in place, and nothing goes to them.
+    pub(super) in_place: bool,
 }
 
 /// Records of one partition on their way to its worker, shared with the [`Context`]s of

@@ -40,6 +40,8 @@ pub struct App<U: User, C = Json> {
     pub(super) validate: bool,
     /// [`App::retry_topic`]'s choices, given to their routes at the run.
     pub(super) retry_of: HashMap<&'static str, Retry>,
+    /// [`App::retry_in_place`]'s topics, checked at the run.
+    pub(super) in_place: Vec<&'static TopicSpec>,
     /// [`App::ordering`], and [`App::ordering_topic`]'s choices.
     pub(super) ordering: Ordering,
     pub(super) ordering_of: HashMap<&'static str, Ordering>,
@@ -73,6 +75,7 @@ impl<U: User, C> App<U, C> {
             routes: HashMap::new(),
             validate: false,
             retry_of: HashMap::new(),
+            in_place: Vec::new(),
             ordering: Ordering::Partition,
             ordering_of: HashMap::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
@@ -164,6 +167,57 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
         self
     }
 
+    /// Keeps the order of a failing record's key: topic `T`'s failing records are retried
+    /// in place, waiting each of its retry topics' delays in turn (`retry = ["10s", "1m"]`:
+    /// three attempts, 10 s and 1 min apart), then dead-lettered; nothing is sent to the
+    /// retry topics. Through a retry topic a record leaves its key's order (the records of
+    /// its key after it are handled meanwhile); in place it keeps it. Under
+    /// [`Ordering::Key`] the waiting record holds back only its own key, as any retry in place
+    /// does, but it also holds its window's front: no offset past it is committed meanwhile
+    /// (a crash repeats the window), and once [`App::max_in_flight`] records are behind it,
+    /// its partition waits too. Under [`Ordering::Partition`] it holds its partition. A topic
+    /// without retry topics is an error of [`App::run_until`], naming it.
+    ///
+    /// ```
+    /// use kafka_utils::prelude::*;
+    ///
+    /// #[derive(KafkaTopics)]
+    /// pub enum Topics {
+    ///     #[topic(name = "payments", message = String, key = u64, retry = ["10s", "1m"],
+    ///             dead_letter = PaymentsDlq)]
+    ///     Payments,
+    ///     #[topic(name = "payments.dlq", message = String)]
+    ///     PaymentsDlq,
+    /// }
+    ///
+    /// #[derive(KafkaUsers)]
+    /// pub enum Users {
+    ///     #[user(name = "ledger")]
+    ///     Ledger,
+    /// }
+    ///
+    /// permissions! {
+    ///     Users::Ledger => {
+    ///         Topics::Payments => [Read, AutoCommitOffset],
+    ///         Topics::PaymentsDlq => [Write],
+    ///     },
+    /// }
+    ///
+    /// # fn app(settings: &Settings) -> Result<App<users::Ledger>, kafka_utils::Error> {
+    /// // One account's payments in order, even across a failure; other accounts flow on.
+    /// Ok(App::<users::Ledger>::new(settings)?
+    ///     .ordering(Ordering::Key)
+    ///     .retry_in_place(topics::Payments)
+    ///     .handle(topics::Payments, |payment: String, _: Context<users::Ledger>| async move {
+    ///         Ok::<(), String>(())
+    ///     }))
+    /// # }
+    /// ```
+    pub fn retry_in_place<T: ReadableBy<U>>(mut self, _topic: T) -> Self {
+        self.in_place.push(T::SPEC);
+        self
+    }
+
     /// Gives each route what was chosen for it: its retry and, with validation, its
     /// schema's validator.
     pub(super) fn resolve_routes(&mut self) -> Result<(), Error> {
@@ -172,6 +226,16 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 "App::max_in_flight is {}: give a number of records per partition from 1 to {MOST_IN_FLIGHT}",
                 self.max_in_flight
             )));
+        }
+        for spec in &self.in_place {
+            if spec.retry_topics.is_empty() {
+                let topic = spec.name;
+                return Err(Error::Topology(format!(
+                    "App::retry_in_place(`{topic}`): the topic declares no retry topics, whose \
+                     delays it would wait; declare them (`retry = [\"10s\", \"1m\"]`), or retry \
+                     in place with App::retry_topic(topic, Retry::new(attempts, backoff))"
+                )));
+            }
         }
         for (topic, route) in &mut self.routes {
             // Not shared before the app runs.
@@ -186,6 +250,10 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
                 // With retry topics, one attempt in place: the retry topics wait instead.
                 route.retry = Some(Retry::new(1, Duration::ZERO));
             }
+            // Only the topic's own route holds its key: what its retry topics still hold
+            // (sent before) goes on through them.
+            route.in_place =
+                route.retry_of.is_none() && self.in_place.iter().any(|spec| spec.name == *topic);
             route.ordering = *self.ordering_of.get(declared).unwrap_or(&self.ordering);
             route.max_in_flight = self.max_in_flight;
             if self.validate {
@@ -264,6 +332,7 @@ impl<U: User, C: Clone + Send + Sync + 'static> App<U, C> {
             dead_letter: <T::DeadLetter as DeadLetterFor<U>>::TOPIC,
             retry_topics: T::SPEC.retry_topics,
             retry_of: spec.retry_of,
+            in_place: false,
         };
         for retry in T::SPEC.retry_topics {
             self.routes.insert(retry.name, Arc::new(route(retry)));

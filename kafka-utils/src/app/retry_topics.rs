@@ -15,10 +15,35 @@ use crate::topology::TopicSpec;
 /// How often a held record looks for a stop or a revoke.
 const HOLD_SLICE: Duration = Duration::from_millis(100);
 
-/// The retry topic a record of `route` that failed goes to, if any is left.
+/// The retry topic a record of `route` that failed goes to, if any is left (none for a
+/// route that retries in place).
 pub(super) fn next<U: User>(route: &Route<U>) -> Option<&'static TopicSpec> {
+    if route.in_place {
+        return None;
+    }
     let done = route.retry_of.map_or(0, |of| of.step as usize);
     route.retry_topics.get(done)
+}
+
+/// With [`App::retry_in_place`](super::App::retry_in_place): the attempts in all, once and
+/// once after each retry topic's delay.
+pub(super) fn in_place_attempts<U: User>(route: &Route<U>) -> Option<u32> {
+    route.in_place.then(|| {
+        u32::try_from(route.retry_topics.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+    })
+}
+
+/// With [`App::retry_in_place`](super::App::retry_in_place): the wait after failed attempt
+/// `attempt` (1-based), the `attempt`th retry topic's delay.
+pub(super) fn in_place_delay<U: User>(route: &Route<U>, attempt: u32) -> Option<Duration> {
+    if !route.in_place {
+        return None;
+    }
+    let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
+    let of = route.retry_topics.get(index)?.retry_of?;
+    Some(Duration::from_millis(of.delay_ms))
 }
 
 /// What the record's retry headers say, when it came from a retry topic.
