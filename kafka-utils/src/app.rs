@@ -64,7 +64,7 @@
 //!   100 ms of any store while it is quiet (librdkafka's `auto.commit.interval.ms`, 5 s, goes
 //!   on as well): what finished but was not committed is fewer than `max_in_flight` records
 //!   plus those finished during one commit's round trip. In our fault runs an app killed with
-//!   SIGKILL under `Key` ordering (windows of 64 on 3 partitions) received 13 of 3,000 records
+//!   SIGKILL under `Key` ordering (windows of 64 on 3 partitions) received 13 and 53 of 3,000 records
 //!   again. With `KAFKA_ENABLE_AUTO_COMMIT=false` the app commits only at a rebalance and a
 //!   stop. A rebalance and a stop first wait for the
 //!   running handlers (within [`App::shutdown_timeout`]), store what finished, and let the
