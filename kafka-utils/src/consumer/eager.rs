@@ -13,8 +13,8 @@
 //!   that and a poll (50 ms), and a slow one commits at most every [`TICK`].
 //!
 //! A commit is in flight from when it is sent until its result comes back (to a queue of
-//! its own, looked at before each store and each poll), or for [`STALE`] at most; the records stored meanwhile wait for the
-//! next. So after a crash what repeats is what was in flight, plus fewer than `threshold`
+//! its own, looked at before each store and each poll), or for [`STALE`] at most; the
+//! records stored meanwhile wait for the next. So after a crash what repeats is what was in flight, plus fewer than `threshold`
 //! finished records, plus those finished during one commit's round trip. The commits cost
 //! the cluster at most one per round trip, and one per `threshold` records.
 
@@ -63,7 +63,8 @@ impl Eager {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// `records` more records were stored; whether a commit should be sent now: if so, it counts as sent, and the caller sends it.
+    /// `records` more records were stored; whether a commit should be sent now: if so, it
+    /// counts as sent, and the caller sends it.
     pub(crate) fn stored(&self, records: u64) -> bool {
         let threshold = self.threshold.load(Ordering::Relaxed);
         if threshold == 0 {

@@ -29,6 +29,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::KafkaError;
 use tokio::sync::watch;
 
+use super::eager::Eager;
 use super::group::{GroupContext, Revocation};
 use super::partitions::Partitions;
 use super::probe::{ConsumerProbe, ProbeState, Running};
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     /// Where eager commits' results come (see [`eager`](super::eager)); declared before the
     /// consumer, which it must not outlive.
     commits: Option<CommitQueue>,
+    /// What was stored since the last eager commit, and the commit in flight.
+    eager: Eager,
     consumer: DropOffRuntime<BaseConsumer<GroupContext>>,
     /// The consumer group, as the cluster names it.
     pub(crate) group: String,
@@ -85,14 +88,14 @@ impl Shared {
     /// enough since the last commit and none is in flight (see [`eager`](super::eager)).
     pub(crate) fn stored(&self, records: u64) {
         self.take_commit_results();
-        if self.consumer.context().eager.stored(records) {
+        if self.eager.stored(records) {
             self.commit_eagerly();
         }
     }
 
     /// Notes the eager commits whose results came: the next may go.
     fn take_commit_results(&self) {
-        let eager = &self.consumer.context().eager;
+        let eager = &self.eager;
         if let Some(commits) = &self.commits
             && eager.in_flight()
         {
@@ -109,7 +112,7 @@ impl Shared {
     /// Sends a commit of what is stored, without waiting for it (its result comes to
     /// `commits`).
     fn commit_eagerly(&self) {
-        let eager = &self.consumer.context().eager;
+        let eager = &self.eager;
         let Some(commits) = &self.commits else {
             eager.done();
             return;
@@ -218,11 +221,6 @@ impl Engine {
         if let Some(revocation) = spec.revocation {
             context.set_revocation(revocation);
         }
-        if let Some(records) = spec.eager_commit
-            && spec.settings.enable_auto_commit
-        {
-            context.eager.enable(records);
-        }
         let consumer: BaseConsumer<GroupContext> = spec
             .settings
             .consumer_config(&spec.group)?
@@ -237,8 +235,15 @@ impl Engine {
             .subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())
             .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
         let commits = CommitQueue::new(consumer.client().native_client());
+        let eager = Eager::new();
+        if let Some(records) = spec.eager_commit
+            && spec.settings.enable_auto_commit
+        {
+            eager.enable(records);
+        }
         let shared = Arc::new(Shared {
             commits,
+            eager,
             consumer: DropOffRuntime::new(consumer),
             group: spec.settings.cluster_name(&spec.group).into_owned(),
             topics,
@@ -312,7 +317,7 @@ fn serve(shared: Arc<Shared>) {
             }
         }
         shared.take_commit_results();
-        if !left && shared.consumer.context().eager.tick() {
+        if !left && shared.eager.tick() {
             shared.commit_eagerly();
         }
         match consumer.poll(POLL) {

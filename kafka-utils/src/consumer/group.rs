@@ -13,7 +13,6 @@ use crate::access::User;
 use crate::metrics::Metrics;
 use crate::refusal::{Refusal, is_login_failure, refused};
 
-use super::eager::Eager;
 use super::partitions::{Assignment, Partitions};
 
 /// Told of each revoke before its commit: returns once the records in hand of the revoked
@@ -38,8 +37,6 @@ pub(crate) struct GroupContext {
     revocation: OnceLock<Weak<dyn Revocation>>,
     /// How the last revoke's commit went.
     revoke_commit: std::sync::Mutex<Option<Result<(), KafkaError>>>,
-    /// The app's commits sooner than the interval (see [`Eager`]).
-    pub(crate) eager: Eager,
 }
 
 impl GroupContext {
@@ -57,7 +54,6 @@ impl GroupContext {
             probe,
             revocation: OnceLock::new(),
             revoke_commit: std::sync::Mutex::new(None),
-            eager: Eager::new(),
         }
     }
 
